@@ -1,0 +1,39 @@
+# cronbox: build the tools, test them against real servers, benchmark them
+# beside their peers, and assemble the image's filesystem.
+SHELL := /bin/bash
+GO    ?= go
+export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
+export CGO_ENABLED := 0
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# tool name -> module directory
+TOOLS   := go-cron gof3r etcd-backup ep es-snapshot
+dir_ep  := envplate
+moddir   = $(or $(dir_$(1)),$(1))
+LDFLAGS  = -s -w -X cronbox/$(call moddir,$(1))/cli.Version=$(VERSION)
+
+.PHONY: all build deps test lint bench rootfs image demo reliability clean $(TOOLS:%=bin/%)
+all: build
+
+build: $(TOOLS:%=bin/%)
+
+$(TOOLS:%=bin/%): bin/%:
+	$(GO) build -trimpath -ldflags '$(call LDFLAGS,$*)' -o $@ ./$(call moddir,$*)
+
+# Everything the tests need that a fresh machine lacks (apt, go install, Maven).
+deps:
+	.ci/deps
+
+test: deps build
+	$(GO) test -race -count=1 -timeout 45m cronbox/...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet cronbox/...
+	@if ls scripts/* >/dev/null 2>&1; then shellcheck --shell=sh scripts/*; fi
+
+bench: build
+	@for b in bench/*.sh; do [ -f "$$b" ] || continue; echo "== $$b"; bash "$$b" || exit 1; done
+
+clean:
+	rm -rf bin build

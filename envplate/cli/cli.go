@@ -1,0 +1,16 @@
+// Package cli is the ep command line: it parses flags and calls the packages that do the work.
+package cli
+
+import (
+	"fmt"
+	"os"
+)
+
+// Version is set at build time with -ldflags "-X cronbox/envplate/cli.Version=...".
+var Version = "dev"
+
+// Main runs ep with args (without the program name) and returns the exit status.
+func Main(args []string) int {
+	fmt.Fprintln(os.Stderr, "ep: not implemented yet")
+	return 1
+}

@@ -1,0 +1,3 @@
+module cronbox/envplate
+
+go 1.26

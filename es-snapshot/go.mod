@@ -1,0 +1,3 @@
+module cronbox/es-snapshot
+
+go 1.26

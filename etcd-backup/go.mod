@@ -1,0 +1,3 @@
+module cronbox/etcd-backup
+
+go 1.26

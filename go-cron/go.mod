@@ -1,0 +1,3 @@
+module cronbox/go-cron
+
+go 1.26

@@ -1,0 +1,3 @@
+module cronbox/gof3r
+
+go 1.26

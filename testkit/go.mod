@@ -1,0 +1,3 @@
+module cronbox/testkit
+
+go 1.26
