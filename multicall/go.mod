@@ -1,0 +1,3 @@
+module cronbox/multicall
+
+go 1.26
