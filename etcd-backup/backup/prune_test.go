@@ -1,0 +1,92 @@
+package backup
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPlan(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	obj := func(hoursAgo int, verified bool) Object {
+		o := Object{Key: "bk/" + DefaultName(now.Add(-time.Duration(hoursAgo)*time.Hour)), Size: 512*8 + 32, SHA256: "ab"}
+		if verified {
+			o.Metadata = map[string]string{MetaFormat: FormatV1}
+		}
+		return o
+	}
+	foreign := []Object{
+		{Key: "bk/notes.txt", Size: 10},
+		{Key: "bk/sub/" + DefaultName(now.Add(-100*time.Hour)), Size: 544, Metadata: map[string]string{MetaFormat: FormatV1}, SHA256: "ab"},
+		{Key: "other/" + DefaultName(now.Add(-100*time.Hour)), Size: 544, Metadata: map[string]string{MetaFormat: FormatV1}, SHA256: "ab"},
+	}
+	for _, tc := range []struct {
+		name string
+		objs []Object
+		opt  PruneOptions
+		keep string // one letter per backup, newest first: K kept, D deleted
+	}{
+		{"keep last 2", []Object{obj(1, true), obj(2, true), obj(3, true), obj(4, true)}, PruneOptions{KeepLast: 2, MinKeep: 1}, "KKDD"},
+		{"keep within 150m", []Object{obj(1, true), obj(2, true), obj(3, true)}, PruneOptions{KeepWithin: 150 * time.Minute, MinKeep: 1}, "KKD"},
+		{"union of rules", []Object{obj(1, true), obj(2, true), obj(3, true), obj(4, true)}, PruneOptions{KeepLast: 1, KeepWithin: 150 * time.Minute, MinKeep: 1}, "KKDD"},
+		{"min-keep beats an age rule that keeps nothing", []Object{obj(10, true), obj(20, true), obj(30, true)}, PruneOptions{KeepWithin: time.Hour, MinKeep: 2}, "KKD"},
+		{"unverified newest do not count", []Object{obj(1, false), obj(2, false), obj(3, true), obj(4, true)}, PruneOptions{KeepLast: 1, MinKeep: 1}, "KDKD"},
+		{"no verified at all: rules only", []Object{obj(1, false), obj(2, false)}, PruneOptions{KeepLast: 1, MinKeep: 1}, "KD"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opt.Prefix, tc.opt.Now = "bk/", now
+			if err := tc.opt.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			plan := Plan(append(append([]Object{}, tc.objs...), foreign...), tc.opt)
+			var got strings.Builder
+			for _, d := range plan {
+				if strings.Contains(d.Key, "sub/") || !strings.HasPrefix(d.Key, "bk/") || strings.HasSuffix(d.Key, ".txt") {
+					t.Fatalf("plan touches a foreign object %s", d.Key)
+				}
+				if d.Keep {
+					got.WriteByte('K')
+				} else {
+					got.WriteByte('D')
+				}
+			}
+			if got.String() != tc.keep {
+				t.Fatalf("plan %s, want %s: %+v", got.String(), tc.keep, plan)
+			}
+		})
+	}
+}
+
+func TestPruneOptionsValidate(t *testing.T) {
+	for _, o := range []PruneOptions{{KeepLast: 1, MinKeep: 0}, {MinKeep: 1}, {KeepLast: -1, MinKeep: 1}} {
+		if o.Validate() == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+}
+
+func TestParseLocation(t *testing.T) {
+	now := time.Date(2026, 11, 27, 3, 4, 5, 6e6, time.UTC)
+	for _, tc := range []struct {
+		arg, want string
+		save, bad bool
+	}{
+		{"-", "-", true, false},
+		{"/tmp/x.db", "/tmp/x.db", true, false},
+		{"s3://b/k.db", "s3://b/k.db", false, false},
+		{"s3://b/pre/", "s3://b/pre/etcd-20261127T030405.006Z.db", true, false},
+		{"s3://b", "s3://b/etcd-20261127T030405.006Z.db", true, false},
+		{"s3://b/pre/", "", false, true},
+		{"s3:///k", "", true, true},
+		{"http://x/y", "", true, true},
+		{"", "", true, true},
+	} {
+		l, err := ParseLocation(tc.arg, tc.save, now)
+		if (err != nil) != tc.bad || err == nil && l.String() != tc.want {
+			t.Errorf("ParseLocation(%q, %v) = %v, %v; want %q", tc.arg, tc.save, l, err, tc.want)
+		}
+	}
+	if ts, ok := ParseName(DefaultName(now)); !ok || !ts.Equal(now) {
+		t.Errorf("ParseName(DefaultName) = %v %v", ts, ok)
+	}
+}
