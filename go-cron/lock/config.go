@@ -1,0 +1,177 @@
+package lock
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// Config says which etcd holds the lock, how to reach it, and how the lock
+// behaves. Endpoints and Name are required; the rest have defaults.
+type Config struct {
+	Endpoints []string
+	Name      string // the job's lock name: letters, digits, '.', '_', '-'
+	Instance  string // this instance's id; default hostname (":pid" unless pid 1)
+
+	TTL       time.Duration // lease TTL: how long a dead holder keeps the lock (default 10s, at least 2s, whole seconds)
+	FailOpen  bool          // run without the lock when etcd is unreachable
+	Timeout   time.Duration // one etcd request (default 3s)
+	Refresh   time.Duration // how often Poll re-reads the shared state (default 1s)
+	Retention time.Duration // how long slot records are kept (default 1h); also the clock skew tolerated
+	MaxOutput int           // bytes of each output tail stored in etcd (default 64 KiB)
+
+	// TLS and authentication, as etcdctl's --cacert, --cert, --key, --user.
+	CACert, Cert, Key string
+	User, Password    string
+
+	Log *slog.Logger
+	Now func() time.Time
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// ParseEndpoints reads an endpoint list as users write it: comma or space
+// separated, optionally quoted as the original image's ETCD_MACHINES was.
+func ParseEndpoints(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(strings.Trim(strings.TrimSpace(s), `"'`), func(r rune) bool {
+		return r == ',' || r == ' ' || r == '\t' || r == '\n'
+	}) {
+		if f = strings.Trim(f, `"'`); f != "" {
+			out = append(out, strings.TrimSuffix(f, "/"))
+		}
+	}
+	return out
+}
+
+// withDefaults fills in the defaults and splits etcdctl's "user:password".
+func (c Config) withDefaults() Config {
+	if c.TTL == 0 {
+		c.TTL = 10 * time.Second
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 3 * time.Second
+	}
+	if c.Refresh == 0 {
+		c.Refresh = time.Second
+	}
+	if c.Retention == 0 {
+		c.Retention = time.Hour
+	}
+	if c.MaxOutput == 0 {
+		c.MaxOutput = 64 << 10
+	}
+	if c.Instance == "" {
+		c.Instance = DefaultInstance()
+	}
+	if c.Password == "" {
+		if u, p, ok := strings.Cut(c.User, ":"); ok {
+			c.User, c.Password = u, p
+		}
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// DefaultInstance is the hostname (the pod's name in Kubernetes), with
+// ":pid" added unless go-cron is PID 1, so several instances on one host
+// still have distinct ids.
+func DefaultInstance() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		h = "localhost"
+	}
+	if pid := os.Getpid(); pid != 1 {
+		h += ":" + strconv.Itoa(pid)
+	}
+	return h
+}
+
+// Validate reports a configuration error, naming the setting; go-cron turns
+// it into exit status 2.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if len(c.Endpoints) == 0 {
+		return errors.New("lock: no etcd endpoint")
+	}
+	for _, ep := range c.Endpoints {
+		if i := strings.Index(ep, "://"); i >= 0 {
+			switch ep[:i] {
+			case "http", "https", "unix", "unixs":
+			default:
+				return fmt.Errorf("lock: etcd endpoint %q: scheme must be http or https", ep)
+			}
+		}
+	}
+	if !nameRE.MatchString(c.Name) {
+		return fmt.Errorf("lock: name %q: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Name)
+	}
+	if c.TTL < 2*time.Second || c.TTL%time.Second != 0 {
+		return fmt.Errorf("lock: TTL %s: must be whole seconds, at least 2s (etcd's minimum lease)", c.TTL)
+	}
+	if c.Timeout < 0 || c.Refresh < 0 || c.Retention < 0 || c.MaxOutput < 0 {
+		return errors.New("lock: timeout, refresh, retention and output size must not be negative")
+	}
+	if (c.Cert == "") != (c.Key == "") {
+		return errors.New("lock: the client certificate and key go together")
+	}
+	for _, f := range []struct{ what, path string }{{"CA certificate", c.CACert}, {"client certificate", c.Cert}, {"client key", c.Key}} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			return fmt.Errorf("lock: %s: %w", f.what, err)
+		}
+	}
+	if c.User != "" && c.Password == "" {
+		return fmt.Errorf("lock: etcd user %q has no password", c.User)
+	}
+	return nil
+}
+
+func (c Config) tlsConfig() (*tls.Config, error) {
+	https := false
+	for _, ep := range c.Endpoints {
+		https = https || strings.HasPrefix(ep, "https://") || strings.HasPrefix(ep, "unixs://")
+	}
+	if c.CACert == "" && c.Cert == "" && !https {
+		return nil, nil
+	}
+	tc, err := transport.TLSInfo{CertFile: c.Cert, KeyFile: c.Key, TrustedCAFile: c.CACert}.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("lock: TLS: %w", err)
+	}
+	return tc, nil
+}
+
+func (c Config) clientConfig() (clientv3.Config, error) {
+	tc, err := c.tlsConfig()
+	if err != nil {
+		return clientv3.Config{}, err
+	}
+	return clientv3.Config{
+		Endpoints:            c.Endpoints,
+		TLS:                  tc,
+		Username:             c.User,
+		Password:             c.Password,
+		DialTimeout:          c.Timeout,
+		DialKeepAliveTime:    5 * time.Second,
+		DialKeepAliveTimeout: c.Timeout,
+		Logger:               zap.NewNop(),
+	}, nil
+}

@@ -1,0 +1,190 @@
+// Package status holds what go-cron knows about its job (what runs now, how
+// the last runs ended, when the next one fires) and serves it: the status
+// JSON monitors parse (GET /, keys fixed by the design contract), liveness
+// (GET /healthz) and Prometheus metrics (GET /metrics). The scheduler and
+// the HTTP handlers share it under one lock.
+package status
+
+import (
+	"sync"
+	"time"
+
+	"cronbox/go-cron/redact"
+	"cronbox/go-cron/run"
+)
+
+// Config is what the state is built from.
+type Config struct {
+	Schedule string           // as given, shown under "Schedule"
+	Command  []string         // shown under "Command"
+	MaxAge   time.Duration    // 0: no freshness check
+	History  int              // how many past runs to show
+	Version  string           // go-cron's version
+	Now      func() time.Time // the clock
+	Redactor *redact.Redactor
+}
+
+// State is the job's state. Its methods are safe for concurrent use.
+type State struct {
+	cfg Config
+
+	mu          sync.Mutex
+	version     uint64 // bumped on every change, keys the body cache
+	firstFire   time.Time
+	next        time.Time
+	running     map[int]time.Time // pid -> start
+	last        *run.Result
+	history     []run.Result // oldest first, at most cfg.History
+	lastSuccess time.Time
+	lastFailure time.Time
+	runs        map[string]uint64 // by result
+	skipped     map[string]uint64 // by reason
+	timeouts    uint64
+	durations   histogram
+
+	cacheVersion uint64
+	cacheHealth  string
+	cacheBody    []byte
+}
+
+// New returns an empty state.
+func New(cfg Config) *State {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.History < 0 {
+		cfg.History = 0
+	}
+	return &State{
+		cfg:       cfg,
+		running:   map[int]time.Time{},
+		runs:      map[string]uint64{},
+		skipped:   map[string]uint64{},
+		durations: newHistogram(durationBuckets),
+	}
+}
+
+// Result names for runs and metrics.
+const (
+	ResultSuccess = "success" // exit status 0
+	ResultFailure = "failure" // non-zero exit status
+	ResultSignal  = "signal"  // killed by a signal
+	ResultError   = "error"   // could not start
+)
+
+// ResultOf classifies a finished run.
+func ResultOf(r run.Result) string {
+	switch {
+	case r.Pid == 0 && r.Error != "":
+		return ResultError
+	case r.Signal != "":
+		return ResultSignal
+	case r.OK():
+		return ResultSuccess
+	default:
+		return ResultFailure
+	}
+}
+
+// Scheduled records the next fire time.
+func (s *State) Scheduled(next time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.firstFire.IsZero() {
+		s.firstFire = next
+	}
+	s.next = next
+	s.version++
+}
+
+// Started records a run that has started.
+func (s *State) Started(pid int, start time.Time) {
+	s.mu.Lock()
+	s.running[pid] = start
+	s.version++
+	s.mu.Unlock()
+}
+
+// Finished records a finished run (one that started or failed to).
+func (s *State) Finished(r run.Result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.running, r.Pid)
+	s.last = &r
+	if s.cfg.History > 0 {
+		if len(s.history) == s.cfg.History {
+			s.history = append(s.history[:0], s.history[1:]...)
+		}
+		h := r
+		h.Stdout, h.Stderr = "", "" // the tails of the last run are enough
+		s.history = append(s.history, h)
+	}
+	res := ResultOf(r)
+	s.runs[res]++
+	if r.TimedOut {
+		s.timeouts++
+	}
+	if res == ResultSuccess {
+		s.lastSuccess = r.End
+	} else {
+		s.lastFailure = r.End
+	}
+	if res != ResultError {
+		s.durations.observe(r.Duration().Seconds())
+	}
+	s.version++
+}
+
+// Skipped records a due run that did not run, and why ("overlap", or a
+// gate's reason such as "held").
+func (s *State) Skipped(reason string) {
+	s.mu.Lock()
+	s.skipped[reason]++
+	s.version++
+	s.mu.Unlock()
+}
+
+// Last returns the last finished run, if any.
+func (s *State) Last() (run.Result, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil {
+		return run.Result{}, false
+	}
+	return *s.last, true
+}
+
+// health says whether monitors should see 200 ("" ) or 503 (the reason).
+// Call with s.mu held.
+func (s *State) health(now time.Time) string {
+	if s.last != nil && !s.last.OK() {
+		return "last run failed: " + describe(*s.last)
+	}
+	if s.cfg.MaxAge <= 0 {
+		return ""
+	}
+	if s.lastSuccess.IsZero() {
+		// Never ran (or never succeeded): give the first run its chance.
+		if !s.firstFire.IsZero() && now.After(s.firstFire.Add(s.cfg.MaxAge)) {
+			return "stale: no successful run since the first fire time " + stamp(s.firstFire) + " plus max age " + s.cfg.MaxAge.String()
+		}
+		return ""
+	}
+	if now.Sub(s.lastSuccess) > s.cfg.MaxAge {
+		return "stale: last success " + stamp(s.lastSuccess) + " is older than max age " + s.cfg.MaxAge.String()
+	}
+	return ""
+}
+
+func describe(r run.Result) string {
+	switch {
+	case r.Pid == 0 && r.Error != "":
+		return r.Error
+	case r.TimedOut:
+		return "timed out, killed by " + r.Signal
+	case r.Signal != "":
+		return "killed by " + r.Signal
+	default:
+		return "exit status " + itoa(r.ExitStatus)
+	}
+}
