@@ -1,0 +1,539 @@
+package lock
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+)
+
+// Skipped is Claim's answer when another instance has the slot, or when
+// another slot is still running somewhere.
+type Skipped struct {
+	Slot   time.Time
+	HeldBy string // the instance that claimed the slot or is running
+	State  string // the slot's record: running, done, lost or skipped
+	Reason string // more detail, e.g. which slot is still running
+}
+
+func (s *Skipped) Error() string {
+	msg := "skipped: held by " + s.HeldBy
+	if s.Reason != "" {
+		msg += " (" + s.Reason + ")"
+	}
+	return msg
+}
+
+// Unavailable is Claim's answer when etcd cannot be reached and the lock
+// fails closed.
+type Unavailable struct{ Err error }
+
+func (u *Unavailable) Error() string { return "not run: " + u.Err.Error() }
+func (u *Unavailable) Unwrap() error { return u.Err }
+
+// State is what this instance knows of the lock, for the status port.
+type State struct {
+	Name      string
+	Instance  string
+	FailOpen  bool
+	Reachable bool      // the last request to etcd succeeded
+	Reason    string    // why etcd is unreachable, when it is not
+	Checked   time.Time // the last successful request
+	Holding   bool      // this instance holds the lock (is running a slot)
+	Holder    string    // the instance running a slot now, "" when none
+	HeldSlot  time.Time // the slot Holder is running
+	Last      *Run      // the last finished slot, wherever it ran; nil before the first
+}
+
+// Locker claims slots for one job on behalf of one instance. It is safe for
+// concurrent use.
+type Locker struct {
+	cfg  Config
+	keys keys
+	log  *slog.Logger
+	ctx  context.Context // lives until Close: the lease keepalives run under it
+	stop context.CancelFunc
+
+	connMu sync.Mutex
+	client *clientv3.Client
+
+	mu      sync.Mutex
+	state   State
+	holding int
+}
+
+// New checks cfg and returns a Locker. It does not contact etcd: the first
+// Claim or Refresh does, so go-cron can start (and report why it does not
+// run) while etcd is down.
+func New(cfg Config) (*Locker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	ctx, stop := context.WithCancel(context.Background())
+	return &Locker{
+		cfg:  cfg,
+		keys: keysFor(cfg.Name),
+		log:  cfg.Log.With("lock", cfg.Name, "instance", cfg.Instance),
+		ctx:  ctx,
+		stop: stop,
+		state: State{
+			Name: cfg.Name, Instance: cfg.Instance, FailOpen: cfg.FailOpen,
+			Reason: "etcd not contacted yet",
+		},
+	}, nil
+}
+
+// Close stops lease keepalives and closes the etcd client. Claims still
+// running lose their lease, which etcd expires within the TTL.
+func (l *Locker) Close() error {
+	l.stop()
+	l.connMu.Lock()
+	defer l.connMu.Unlock()
+	if l.client == nil {
+		return nil
+	}
+	err := l.client.Close()
+	l.client = nil
+	return err
+}
+
+// Instance is this instance's id.
+func (l *Locker) Instance() string { return l.cfg.Instance }
+
+// State returns what this instance last learnt of the lock.
+func (l *Locker) State() State {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.state
+	s.Holding = l.holding > 0
+	if s.Last != nil {
+		r := *s.Last
+		s.Last = &r
+	}
+	return s
+}
+
+func (l *Locker) conn() (*clientv3.Client, error) {
+	l.connMu.Lock()
+	defer l.connMu.Unlock()
+	if l.client != nil {
+		return l.client, nil
+	}
+	if l.ctx.Err() != nil {
+		return nil, errors.New("lock closed")
+	}
+	cc, err := l.cfg.clientConfig()
+	if err != nil {
+		return nil, err
+	}
+	cc.Context = l.ctx
+	c, err := clientv3.New(cc)
+	if err != nil {
+		return nil, l.describe(err)
+	}
+	l.client = c
+	return c, nil
+}
+
+// etcdError is an error already described by describe.
+type etcdError struct{ error }
+
+func (e etcdError) Unwrap() error { return e.error }
+
+// describe names the endpoints and the cause of an etcd error.
+func (l *Locker) describe(err error) error {
+	var done etcdError
+	if errors.As(err, &done) {
+		return err
+	}
+	eps := strings.Join(l.cfg.Endpoints, ",")
+	msg := err.Error()
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return etcdError{fmt.Errorf("etcd %s unreachable: no answer within %s: %w", eps, l.cfg.Timeout, err)}
+	case strings.Contains(msg, "authentication failed"), strings.Contains(msg, "permission denied"),
+		strings.Contains(msg, "user name is empty"), strings.Contains(msg, "invalid auth token"):
+		return etcdError{fmt.Errorf("etcd %s: auth: %w", eps, err)}
+	case strings.Contains(msg, "certificate"), strings.Contains(msg, "tls:"), strings.Contains(msg, "TLS"):
+		return etcdError{fmt.Errorf("etcd %s: TLS: %w", eps, err)}
+	}
+	return etcdError{fmt.Errorf("etcd %s unreachable: %w", eps, err)}
+}
+
+func (l *Locker) reachable() {
+	l.mu.Lock()
+	l.state.Reachable, l.state.Reason, l.state.Checked = true, "", l.cfg.Now()
+	l.mu.Unlock()
+}
+
+func (l *Locker) unreachable(err error) {
+	l.mu.Lock()
+	was := l.state.Reachable
+	l.state.Reachable, l.state.Reason = false, err.Error()
+	l.mu.Unlock()
+	if was {
+		l.log.Warn("etcd unreachable", "err", err)
+	}
+}
+
+func (l *Locker) setLast(r *Run) {
+	l.mu.Lock()
+	l.state.Last = r
+	l.mu.Unlock()
+}
+
+// Claim asks whether this instance may run slot (the schedule's instant).
+//   - (c, nil): run it, then call c.Finish. c.Locked() is false when etcd
+//     is unreachable and FailOpen let it run anyway.
+//   - (nil, *Skipped): another instance has it, or another slot is running.
+//   - (nil, *Unavailable): etcd is unreachable and the lock fails closed.
+func (l *Locker) Claim(ctx context.Context, slot time.Time) (*Claim, error) {
+	slot = slot.UTC()
+	c, err := l.claim(ctx, slot)
+	if err == nil {
+		l.reachable()
+		return c, nil
+	}
+	var skipped *Skipped
+	if errors.As(err, &skipped) {
+		l.reachable()
+		return nil, err
+	}
+	err = l.describe(err)
+	l.unreachable(err)
+	if l.cfg.FailOpen {
+		l.log.Warn("running without the lock (fail-open)", "slot", slot, "err", err)
+		return &Claim{l: l, slot: slot, reason: err.Error()}, nil
+	}
+	return nil, &Unavailable{Err: err}
+}
+
+func (l *Locker) claim(ctx context.Context, slot time.Time) (*Claim, error) {
+	cli, err := l.conn()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	ttl := int(l.cfg.TTL / time.Second)
+	grant, err := cli.Grant(ctx, int64(ttl))
+	if err != nil {
+		return nil, fmt.Errorf("grant lease: %w", err)
+	}
+	won := false
+	defer func() {
+		if !won {
+			l.revoke(cli, grant.ID)
+		}
+	}()
+	k := l.keys
+	for attempt := 0; attempt < 3; attempt++ {
+		rec := Record{Slot: slot, State: StateRunning, Instance: l.cfg.Instance, Lease: int64(grant.ID), Claimed: l.cfg.Now().UTC()}
+		cur, _ := json.Marshal(rec)
+		resp, err := cli.Txn(ctx).If(
+			clientv3.Compare(clientv3.CreateRevision(k.slot(slot)), "=", 0),
+			clientv3.Compare(clientv3.CreateRevision(k.current), "=", 0),
+		).Then(
+			clientv3.OpPut(k.slot(slot), string(cur)),
+			clientv3.OpPut(k.current, string(cur)),
+			clientv3.OpPut(k.holder, l.cfg.Instance, clientv3.WithLease(grant.ID)),
+		).Else(
+			clientv3.OpGet(k.slot(slot)),
+			clientv3.OpGet(k.current),
+			clientv3.OpGet(k.holder),
+		).Commit()
+		if err != nil {
+			return nil, fmt.Errorf("claim slot %s: %w", slotName(slot), err)
+		}
+		if resp.Succeeded {
+			sess, err := concurrency.NewSession(cli, concurrency.WithLease(grant.ID),
+				concurrency.WithTTL(ttl), concurrency.WithContext(l.ctx))
+			if err != nil {
+				return nil, fmt.Errorf("keep lease alive: %w", err)
+			}
+			won = true
+			l.mu.Lock()
+			l.holding++
+			l.state.Holder, l.state.HeldSlot = l.cfg.Instance, slot
+			l.mu.Unlock()
+			l.log.Debug("claimed", "slot", slot, "lease", fmt.Sprintf("%x", int64(grant.ID)))
+			return &Claim{l: l, slot: slot, locked: true, sess: sess, current: cur}, nil
+		}
+		slotKV, curKV, holderKV := first(resp, 0), first(resp, 1), first(resp, 2)
+		if slotKV != nil {
+			var r Record
+			if err := json.Unmarshal(slotKV.Value, &r); err != nil {
+				return nil, fmt.Errorf("slot %s: bad record: %w", slotName(slot), err)
+			}
+			return nil, &Skipped{Slot: slot, HeldBy: r.Instance, State: r.State, Reason: r.Reason}
+		}
+		if curKV != nil && holderKV != nil {
+			return nil, l.skipOverlap(ctx, cli, slot, curKV, string(holderKV.Value))
+		}
+		if curKV != nil {
+			if err := l.settle(ctx, cli, curKV); err != nil {
+				return nil, err
+			}
+		}
+		// The run in progress ended (or was settled) meanwhile: try again.
+	}
+	return nil, fmt.Errorf("claim slot %s: the lock kept changing hands", slotName(slot))
+}
+
+// skipOverlap records slot as skipped because another slot is running, so
+// that an instance firing it later skips it too, and returns the Skipped.
+func (l *Locker) skipOverlap(ctx context.Context, cli *clientv3.Client, slot time.Time, curKV *mvccpb.KeyValue, holder string) error {
+	var cur Record
+	_ = json.Unmarshal(curKV.Value, &cur)
+	rec := Record{Slot: slot, State: StateSkipped, Instance: holder, Claimed: l.cfg.Now().UTC(),
+		Reason: "slot " + slotName(cur.Slot) + " still running"}
+	b, _ := json.Marshal(rec)
+	k := l.keys.slot(slot)
+	resp, err := cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+		Then(clientv3.OpPut(k, string(b))).Else(clientv3.OpGet(k)).Commit()
+	if err != nil {
+		return fmt.Errorf("record slot %s skipped: %w", slotName(slot), err)
+	}
+	if !resp.Succeeded {
+		if kv := first(resp, 0); kv != nil {
+			_ = json.Unmarshal(kv.Value, &rec)
+		}
+	}
+	return &Skipped{Slot: slot, HeldBy: rec.Instance, State: rec.State, Reason: rec.Reason}
+}
+
+// settle records the run in current as lost: its holder's lease is gone.
+// The compare on current's revision makes exactly one settler win.
+func (l *Locker) settle(ctx context.Context, cli *clientv3.Client, curKV *mvccpb.KeyValue) error {
+	var cur Record
+	if err := json.Unmarshal(curKV.Value, &cur); err != nil {
+		return fmt.Errorf("current: bad record: %w", err)
+	}
+	now := l.cfg.Now().UTC()
+	reason := fmt.Sprintf("instance %s stopped renewing its lease while running; outcome unknown", cur.Instance)
+	run := Run{Instance: cur.Instance, Slot: cur.Slot, Outcome: StateLost, ExitStatus: -1, Error: reason,
+		StartingTime: cur.Claimed, ExitTime: now}
+	rec := cur
+	rec.State, rec.Reason, rec.ExitStatus = StateLost, reason, &run.ExitStatus
+	rb, _ := json.Marshal(rec)
+	lb, _ := json.Marshal(run)
+	resp, err := cli.Txn(ctx).If(
+		clientv3.Compare(clientv3.ModRevision(l.keys.current), "=", curKV.ModRevision),
+		clientv3.Compare(clientv3.CreateRevision(l.keys.holder), "=", 0),
+	).Then(
+		clientv3.OpPut(l.keys.slot(cur.Slot), string(rb)),
+		clientv3.OpPut(l.keys.last, string(lb)),
+		clientv3.OpDelete(l.keys.current),
+	).Commit()
+	if err != nil {
+		return fmt.Errorf("settle lost slot %s: %w", slotName(cur.Slot), err)
+	}
+	if resp.Succeeded {
+		l.log.Warn("slot lost: its holder's lease expired mid-run", "slot", cur.Slot, "holder", cur.Instance)
+		l.setLast(&run)
+	}
+	return nil
+}
+
+func (l *Locker) revoke(cli *clientv3.Client, id clientv3.LeaseID) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
+	defer cancel()
+	if _, err := cli.Revoke(ctx, id); err != nil {
+		l.log.Debug("revoke lease (it expires by itself)", "lease", fmt.Sprintf("%x", int64(id)), "err", err)
+	}
+}
+
+func first(resp *clientv3.TxnResponse, i int) *mvccpb.KeyValue {
+	if i >= len(resp.Responses) {
+		return nil
+	}
+	r := resp.Responses[i].GetResponseRange()
+	if r == nil || len(r.Kvs) == 0 {
+		return nil
+	}
+	return r.Kvs[0]
+}
+
+// Refresh reads the shared state (who runs now, the last run) from etcd,
+// and settles a run whose holder's lease has expired.
+func (l *Locker) Refresh(ctx context.Context) error {
+	err := l.refresh(ctx)
+	if err != nil {
+		err = l.describe(err)
+		l.unreachable(err)
+		return err
+	}
+	l.reachable()
+	return nil
+}
+
+func (l *Locker) refresh(ctx context.Context) error {
+	cli, err := l.conn()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	// A transaction's reads are linearizable: they fail when the cluster
+	// has lost quorum, which is what "reachable" must mean here.
+	resp, err := cli.Txn(ctx).Then(
+		clientv3.OpGet(l.keys.holder), clientv3.OpGet(l.keys.current), clientv3.OpGet(l.keys.last),
+	).Commit()
+	if err != nil {
+		return fmt.Errorf("read lock state: %w", err)
+	}
+	holderKV, curKV, lastKV := first(resp, 0), first(resp, 1), first(resp, 2)
+	var last *Run
+	if lastKV != nil {
+		last = new(Run)
+		if err := json.Unmarshal(lastKV.Value, last); err != nil {
+			return fmt.Errorf("last: bad record: %w", err)
+		}
+	}
+	var cur Record
+	if curKV != nil {
+		_ = json.Unmarshal(curKV.Value, &cur)
+	}
+	l.mu.Lock()
+	l.state.Last = last
+	l.state.Holder, l.state.HeldSlot = "", time.Time{}
+	if holderKV != nil {
+		l.state.Holder, l.state.HeldSlot = string(holderKV.Value), cur.Slot
+	}
+	l.mu.Unlock()
+	if curKV != nil && holderKV == nil {
+		return l.settle(ctx, cli, curKV)
+	}
+	return nil
+}
+
+// Poll calls Refresh at once and then every Config.Refresh until ctx ends.
+func (l *Locker) Poll(ctx context.Context) {
+	t := time.NewTicker(l.cfg.Refresh)
+	defer t.Stop()
+	for {
+		_ = l.Refresh(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Claim is the right to run one slot.
+type Claim struct {
+	l       *Locker
+	slot    time.Time
+	locked  bool
+	reason  string // why an unlocked claim runs without the lock
+	sess    *concurrency.Session
+	current []byte // the value of current this claim wrote
+	once    sync.Once
+}
+
+// Slot is the claimed slot.
+func (c *Claim) Slot() time.Time { return c.slot }
+
+// Locked reports whether the claim holds the lock (false for a fail-open
+// run while etcd is unreachable).
+func (c *Claim) Locked() bool { return c.locked }
+
+// Reason says why an unlocked claim runs without the lock.
+func (c *Claim) Reason() string { return c.reason }
+
+// Lost is closed when the lease could no longer be kept alive (etcd
+// unreachable for the TTL): another instance may then take the next slot.
+// It is nil (never closed) for an unlocked claim.
+func (c *Claim) Lost() <-chan struct{} {
+	if c.sess == nil {
+		return nil
+	}
+	return c.sess.Done()
+}
+
+// Finish records the run's result in etcd (slot record and last), releases
+// the lock and revokes the lease. Call it exactly once per claim; later
+// calls do nothing.
+func (c *Claim) Finish(ctx context.Context, r Run) error {
+	err := errors.New("lock: claim already finished")
+	c.once.Do(func() { err = c.finish(ctx, r) })
+	return err
+}
+
+func (c *Claim) finish(ctx context.Context, r Run) error {
+	l := c.l
+	r.Instance, r.Slot, r.Outcome = l.cfg.Instance, c.slot, StateDone
+	r.Stdout, r.Stderr = tail(r.Stdout, l.cfg.MaxOutput), tail(r.Stderr, l.cfg.MaxOutput)
+	rec := Record{Slot: c.slot, State: StateDone, Instance: l.cfg.Instance, Claimed: r.StartingTime.UTC(), ExitStatus: &r.ExitStatus}
+	if !c.locked {
+		rec.Reason = "ran without the lock (fail-open): " + c.reason
+	}
+	rb, _ := json.Marshal(rec)
+	lb, _ := json.Marshal(r)
+	k := l.keys
+	cli, err := l.conn()
+	if err != nil {
+		l.setLast(&r)
+		return l.finished(c, fmt.Errorf("record slot %s: %w", slotName(c.slot), l.describe(err)))
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	if !c.locked {
+		// Best effort: if etcd is back, the replicas agree on Last again.
+		_, err := cli.Txn(ctx).Then(clientv3.OpPut(k.slot(c.slot), string(rb)), clientv3.OpPut(k.last, string(lb))).Commit()
+		l.setLast(&r)
+		if err != nil {
+			return l.finished(c, fmt.Errorf("record slot %s: %w", slotName(c.slot), l.describe(err)))
+		}
+		return l.finished(c, nil)
+	}
+	prune := clientv3.OpDelete(k.slots, clientv3.WithRange(k.slot(c.slot.Add(-l.cfg.Retention))))
+	resp, err := cli.Txn(ctx).If(
+		clientv3.Compare(clientv3.Value(k.current), "=", string(c.current)),
+	).Then(
+		clientv3.OpPut(k.slot(c.slot), string(rb)),
+		clientv3.OpPut(k.last, string(lb)),
+		clientv3.OpDelete(k.current),
+		clientv3.OpDelete(k.holder),
+		prune,
+	).Else(
+		// Settled as lost while we ran (our lease expired): keep the truth
+		// in the slot record, leave last to whatever ran since.
+		clientv3.OpPut(k.slot(c.slot), string(rb)),
+	).Commit()
+	c.sess.Orphan()
+	l.revoke(cli, c.sess.Lease())
+	if err != nil {
+		err = l.describe(err)
+		l.unreachable(err)
+		return l.finished(c, fmt.Errorf("record slot %s: %w", slotName(c.slot), err))
+	}
+	if !resp.Succeeded {
+		l.log.Warn("finished after the lease was lost: the slot was already recorded as lost", "slot", c.slot)
+		return l.finished(c, nil)
+	}
+	l.setLast(&r)
+	return l.finished(c, nil)
+}
+
+func (l *Locker) finished(c *Claim, err error) error {
+	if c.locked {
+		l.mu.Lock()
+		l.holding--
+		if l.state.Holder == l.cfg.Instance && l.state.HeldSlot.Equal(c.slot) {
+			l.state.Holder, l.state.HeldSlot = "", time.Time{}
+		}
+		l.mu.Unlock()
+	}
+	return err
+}
