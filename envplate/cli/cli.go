@@ -229,6 +229,19 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		}
 	}
 
+	// Find the command first, so a typo in it changes no file.
+	path := ""
+	if len(c.command) > 0 && !c.opt.DryRun {
+		path = c.command[0]
+		if !strings.Contains(path, "/") {
+			// Looked up in the environment ep was given, as the shell would.
+			if path, err = lookPath(path, getenv("PATH")); err != nil {
+				fmt.Fprintf(stderr, "ep: command %q: %v (no file was changed)\n", c.command[0], err)
+				return 2
+			}
+		}
+	}
+
 	if err := rewrite.Apply(ctx, c.globs, lookup, c.opt); err != nil {
 		msg := strings.ReplaceAll(err.Error(), "\n", "; ")
 		if configOnly(err) {
@@ -238,16 +251,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		fmt.Fprintf(stderr, "ep: %s\n", msg)
 		return 1
 	}
-	if c.opt.DryRun || len(c.command) == 0 {
+	if path == "" {
 		return 0
-	}
-	path := c.command[0]
-	if !strings.Contains(path, "/") {
-		// Look it up in the environment ep was given, as the shell would.
-		if path, err = lookPath(path, getenv("PATH")); err != nil {
-			fmt.Fprintf(stderr, "ep: files rendered, but command %q: %v\n", c.command[0], err)
-			return 2
-		}
 	}
 	err = execve(path, c.command, environ)
 	fmt.Fprintf(stderr, "ep: files rendered, but exec %s: %v\n", path, err)

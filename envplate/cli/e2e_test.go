@@ -1,0 +1,223 @@
+package cli_test
+
+// These tests run the real ep binary, built by testkit.Build, the way the
+// image's entrypoint runs it.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"cronbox/envplate/internal/etcdtest"
+	"cronbox/testkit"
+)
+
+type result struct {
+	code           int
+	stdout, stderr string
+	pid            int
+}
+
+func ep(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	bin := testkit.Build(t, "cronbox/envplate")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if cmd.Process != nil {
+		r.pid = cmd.Process.Pid
+	}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	default:
+		t.Fatalf("run ep %v: %v", args, err)
+	}
+	return r
+}
+
+func write(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func read(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// The original image's entrypoint line, flags between the globs, then exec:
+// the command replaces ep (same pid) and its exit status is ep's.
+func TestExecAfterDoubleDash(t *testing.T) {
+	dir := t.TempDir()
+	job := write(t, dir, "jobs/elasticsearchbackupjob.sh", "curl -XPUT \"${ES_HOST_URL}/_snapshot/${ES_REPOSITORY:-s3_repo}/$(date +%s)_${ES_SNAPSHOTNAME}\"\n")
+	sched := write(t, dir, "root/scheduler.sh", "echo \"pid=$$\"\ncat "+job+"\nexit ${EXIT_WITH}\n")
+	r := ep(t, []string{"ES_HOST_URL=http://es:9200", "ES_SNAPSHOTNAME=nightly", "EXIT_WITH=7"},
+		"-v", filepath.Join(dir, "jobs/*"), "-v", sched, "--", "/bin/sh", sched)
+	if r.code != 7 {
+		t.Fatalf("exit status %d, want 7 (the command's); stderr %s", r.code, r.stderr)
+	}
+	want := "pid=" + strconv.Itoa(r.pid) + "\ncurl -XPUT \"http://es:9200/_snapshot/s3_repo/$(date +%s)_nightly\"\n"
+	if r.stdout != want {
+		t.Fatalf("stdout %q, want %q (the command ran in ep's process with the rendered job)", r.stdout, want)
+	}
+	for _, name := range []string{"ES_HOST_URL(env)", "ES_REPOSITORY(default)", "EXIT_WITH(env)"} {
+		if !strings.Contains(r.stderr, name) {
+			t.Errorf("verbose stderr %q does not mention %s", r.stderr, name)
+		}
+	}
+	if strings.Contains(r.stderr, "http://es:9200") {
+		t.Errorf("verbose stderr shows a value: %q", r.stderr)
+	}
+
+	// A command name without a slash is looked up in PATH; status 0 too.
+	for _, code := range []string{"0", "3"} {
+		write(t, dir, "x.conf", "x=1\n")
+		if r := ep(t, nil, filepath.Join(dir, "x.conf"), "--", "sh", "-c", "exit "+code); strconv.Itoa(r.code) != code {
+			t.Fatalf("exit status %d, want %s; stderr %s", r.code, code, r.stderr)
+		}
+	}
+}
+
+func TestFailuresChangeNothingAndRunNothing(t *testing.T) {
+	dir := t.TempDir()
+	a := write(t, dir, "a.conf", "key=${SECRET_KEY}\n")
+	b := write(t, dir, "b.conf", "bucket=${AWS_S3_BUCKET}\n")
+	c := write(t, dir, "c.conf", "one=${SECRET_KEY}\n\n  url=${ES_HOST_URL}\n")
+	marker := filepath.Join(dir, "ran")
+	env := []string{"SECRET_KEY=t0p-s3cr3t", "AWS_S3_BUCKET=b"}
+	r := ep(t, env, "-v", filepath.Join(dir, "*.conf"), "--", "/bin/sh", "-c", "touch "+marker)
+	if r.code != 2 {
+		t.Fatalf("exit status %d, want 2; stderr %q", r.code, r.stderr)
+	}
+	wantLine := "ep: " + c + ":3:7: ES_HOST_URL is not set and the reference has no default (no file was changed)\n"
+	if !strings.HasSuffix(r.stderr, wantLine) {
+		t.Fatalf("stderr %q, want it to end with %q", r.stderr, wantLine)
+	}
+	if strings.Contains(r.stderr, "t0p-s3cr3t") {
+		t.Fatalf("stderr shows a secret: %q", r.stderr)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the command ran although rendering failed")
+	}
+	for p, want := range map[string]string{a: "key=${SECRET_KEY}\n", b: "bucket=${AWS_S3_BUCKET}\n"} {
+		if got := read(t, p); got != want {
+			t.Fatalf("%s = %q, want it untouched", p, got)
+		}
+	}
+
+	// Strict mode refuses a default; NAME_FILE supplies a secret.
+	secret := write(t, dir, "secrets/key", "from-file\n")
+	d := write(t, dir, "d.conf", "k=${SECRET_KEY} r=${ES_REPOSITORY:-s3_repo}\n")
+	if r := ep(t, []string{"SECRET_KEY_FILE=" + secret}, "-s", d); r.code != 2 || !strings.Contains(r.stderr, d+":1:19: ES_REPOSITORY is unset (strict mode refuses the default)") {
+		t.Fatalf("strict: status %d, stderr %q", r.code, r.stderr)
+	}
+	if r := ep(t, []string{"SECRET_KEY_FILE=" + secret}, "-b", d); r.code != 0 || read(t, d) != "k=from-file r=s3_repo\n" || read(t, d+".bak") != "k=${SECRET_KEY} r=${ES_REPOSITORY:-s3_repo}\n" {
+		t.Fatalf("status %d, stderr %q, file %q", r.code, r.stderr, read(t, d))
+	}
+}
+
+func TestUsage(t *testing.T) {
+	dir := t.TempDir()
+	f := write(t, dir, "f.conf", "a=${A:-x}\n")
+	for _, c := range []struct {
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{[]string{"--help"}, 0, "usage: ep [-b] [-d] [-s] [-v]", ""},
+		{[]string{"--version"}, 0, "ep ", ""},
+		{nil, 2, "", "ep: no file globs given"},
+		{[]string{"-x", f}, 2, "", `ep: unknown flag -x in "-x"`},
+		{[]string{"--etcd"}, 2, "", "ep: flag --etcd needs a value"},
+		{[]string{filepath.Join(dir, "*.yaml")}, 2, "", `matches no file`},
+		{[]string{"-d", f, "--", "/bin/sh", "-c", "exit 9"}, 0, "a=x\n", ""}, // dry run: print, exec nothing
+		{[]string{f, "--", "no-such-command"}, 2, "", `command "no-such-command": executable file not found`},
+	} {
+		r := ep(t, nil, c.args...)
+		if r.code != c.code || !strings.Contains(r.stdout, c.stdout) || !strings.Contains(r.stderr, c.stderr) || (c.stderr == "" && r.stderr != "") {
+			t.Errorf("ep %v: status %d, stdout %q, stderr %q; want %d, %q, %q", c.args, r.code, r.stdout, r.stderr, c.code, c.stdout, c.stderr)
+		}
+	}
+	if got := read(t, f); got != "a=${A:-x}\n" {
+		t.Fatalf("dry run changed the file: %q", got)
+	}
+}
+
+func TestEtcdSource(t *testing.T) {
+	endpoint := etcdtest.Start(t)
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for k, v := range map[string]string{"/cronbox/ES_HOST_URL": "http://es-from-etcd:9200", "/cronbox/ES_REPOSITORY": "etcd_repo"} {
+		if _, err := c.Put(ctx, k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	tpl := "url=${ES_HOST_URL} repo=${ES_REPOSITORY}\n"
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{nil, []string{"--etcd", endpoint, "--etcd-prefix", "/cronbox/"}, "url=http://es-from-etcd:9200 repo=etcd_repo\n"},
+		{[]string{"ES_REPOSITORY=env_repo"}, []string{"--etcd=" + endpoint}, "url=http://es-from-etcd:9200 repo=env_repo\n"},
+		{[]string{"ES_REPOSITORY=env_repo"}, []string{"--etcd", endpoint, "--etcd-wins"}, "url=http://es-from-etcd:9200 repo=etcd_repo\n"},
+		{[]string{"ES_REPOSITORY=env_repo", "EP_ETCD_ENDPOINTS=\"" + endpoint + "\"", "EP_ETCD_WINS=true"}, nil, "url=http://es-from-etcd:9200 repo=etcd_repo\n"},
+	} {
+		f := write(t, dir, "es.conf", tpl)
+		r := ep(t, tc.env, append(append([]string{"-v"}, tc.args...), f)...)
+		if r.code != 0 || read(t, f) != tc.want {
+			t.Fatalf("ep %v with %v: status %d, stderr %q, file %q; want %q", tc.args, tc.env, r.code, r.stderr, read(t, f), tc.want)
+		}
+		if strings.Contains(r.stderr, "es-from-etcd") || !strings.Contains(r.stderr, "ES_HOST_URL(etcd)") {
+			t.Fatalf("verbose stderr %q: want names and sources, no values", r.stderr)
+		}
+	}
+
+	// An etcd nobody answers on: exit 1 within the timeout, naming it, and
+	// the file is untouched.
+	dead := "http://127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
+	f := write(t, dir, "es.conf", tpl)
+	start := time.Now()
+	r := ep(t, []string{"ES_HOST_URL=x", "ES_REPOSITORY=y"}, "--etcd", dead, "--etcd-timeout", "500ms", f)
+	if r.code != 1 || !strings.HasPrefix(r.stderr, "ep: etcd "+dead+": ") || strings.Count(r.stderr, "\n") != 1 || read(t, f) != tpl {
+		t.Fatalf("dead etcd: status %d, stderr %q, file %q", r.code, r.stderr, read(t, f))
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("dead etcd took %s with a 500ms timeout", d)
+	}
+}
