@@ -29,6 +29,9 @@ type Saver struct {
 	Now      func() time.Time
 	Progress time.Duration // interval of progress lines; 0 = 10 s
 	Timeout  time.Duration // whole snapshot transfer; 0 = 1 h
+	// RateLimit caps the snapshot read rate in bytes per second (0: none),
+	// to spare a busy member's disk and network.
+	RateLimit int64
 }
 
 // SaveResult describes a finished backup.
@@ -118,7 +121,7 @@ func (s *Saver) saveFrom(ctx context.Context, m etcdconn.Member, dst Location) (
 	}
 	src := &srcReader{r: snap.Snapshot, endpoint: m.Endpoint}
 	tr := NewTrailerReader(src, dst.Kind != S3)
-	pr := &progressReader{r: tr, log: s.Log, every: s.Progress, dest: dst.String(), start: start, last: start}
+	pr := &progressReader{r: tr, ctx: sctx, rate: s.RateLimit, log: s.Log, every: s.Progress, dest: dst.String(), start: start, last: start}
 	if pr.every <= 0 {
 		pr.every = 10 * time.Second
 	}
@@ -205,6 +208,8 @@ func (r *srcReader) Read(p []byte) (int, error) {
 // progressReader logs how far a long transfer got.
 type progressReader struct {
 	r           io.Reader
+	ctx         context.Context
+	rate        int64
 	log         *slog.Logger
 	every       time.Duration
 	dest        string
@@ -215,6 +220,19 @@ type progressReader struct {
 func (p *progressReader) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
 	total := p.n.Add(int64(n))
+	if p.rate > 0 && err == nil {
+		// Wait until the bytes so far fit the rate.
+		ahead := time.Duration(float64(total)/float64(p.rate)*float64(time.Second)) - time.Since(p.start)
+		if ahead > 0 {
+			t := time.NewTimer(ahead)
+			select {
+			case <-t.C:
+			case <-p.ctx.Done():
+				t.Stop()
+				return n, context.Cause(p.ctx)
+			}
+		}
+	}
 	if now := time.Now(); now.Sub(p.last) >= p.every {
 		p.last = now
 		secs := now.Sub(p.start).Seconds()

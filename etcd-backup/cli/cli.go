@@ -1,9 +1,27 @@
-// Package cli is the etcd-backup command line: it parses flags and calls the packages that do the work.
+// Package cli is the etcd-backup command line: it parses flags and the
+// environment, and calls the packages that do the work (backup, dump,
+// etcdconn). Exit status: 0 success, 1 the work failed, 2 usage or
+// configuration error.
 package cli
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"cronbox/etcd-backup/backup"
+	"cronbox/etcd-backup/etcdconn"
+	"cronbox/gof3r/s3"
 )
 
 // Version is set at build time with -ldflags "-X cronbox/etcd-backup/cli.Version=...".
@@ -11,6 +29,313 @@ var Version = "dev"
 
 // Main runs etcd-backup with args (without the program name) and returns the exit status.
 func Main(args []string) int {
-	fmt.Fprintln(os.Stderr, "etcd-backup: not implemented yet")
-	return 1
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	return Run(ctx, args, Env{Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+}
+
+// Env is everything Run takes from the process, so tests can hand in their own.
+type Env struct {
+	Getenv         func(string) string
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Now            func() time.Time
+}
+
+// usageError is a bad flag, argument or variable: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+const topUsage = `etcd-backup: consistent etcd v3 backups, streamed to S3 and verified before they count.
+
+Usage:
+  etcd-backup save    [flags] [DEST]     snapshot one healthy member to DEST: -, a file, or s3://bucket/key
+                                         (s3://bucket/prefix/ or no DEST: a timestamped key under --prefix)
+  etcd-backup verify  [flags] SRC        check both hashes and print revision, keys and size
+  etcd-backup restore [flags] SRC --data-dir DIR   restore into a new data dir
+  etcd-backup dump    [flags] [DEST]     logical JSON export of the keys under --key
+  etcd-backup load    [flags] [SRC]      import a dump (refuses existing keys unless --overwrite)
+  etcd-backup prune   [flags] [s3://bucket/prefix/]   delete old backups, keeping --min-keep verified ones
+  etcd-backup version
+
+Run "etcd-backup COMMAND --help" for a command's flags. Every flag also has an
+environment variable (shown in its help). Exit status: 0 ok, 1 failed, 2 usage.
+`
+
+// Run is Main with its process environment handed in.
+func Run(ctx context.Context, args []string, env Env) int {
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, topUsage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "-h", "--help", "help":
+		fmt.Fprint(env.Stdout, topUsage)
+		return 0
+	case "--version", "-version", "version":
+		fmt.Fprintln(env.Stdout, "etcd-backup", Version)
+		return 0
+	case "save":
+		err = runSave(ctx, rest, env)
+	case "verify":
+		err = runVerify(ctx, rest, env)
+	case "restore":
+		err = runRestore(ctx, rest, env)
+	case "dump":
+		err = runDump(ctx, rest, env)
+	case "load":
+		err = runLoad(ctx, rest, env)
+	case "prune":
+		err = runPrune(ctx, rest, env)
+	default:
+		fmt.Fprintf(env.Stderr, "etcd-backup: unknown command %q (save, verify, restore, dump, load, prune)\n", cmd)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "etcd-backup %s: %s\n", cmd, oneLine(err.Error()))
+		var ue usageError
+		if errors.As(err, &ue) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
+
+// flags is one subcommand's flag set, with environment fallbacks.
+type flags struct {
+	fs   *flag.FlagSet
+	env  Env
+	vars []envVar
+	name string
+}
+
+type envVar struct {
+	flag  string
+	names []string
+}
+
+func newFlags(name, usage string, env Env) *flags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	f := &flags{fs: fs, env: env, name: name}
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "Usage: etcd-backup %s\n\nFlags (each also read from the variables in brackets):\n", usage)
+		fs.PrintDefaults()
+	}
+	return f
+}
+
+// str defines a string flag that falls back to the first set variable.
+func (f *flags) str(p *string, name, def, help string, envs ...string) {
+	if len(envs) > 0 {
+		help += " [" + strings.Join(envs, ", ") + "]"
+	}
+	f.fs.StringVar(p, name, def, help)
+	f.vars = append(f.vars, envVar{name, envs})
+}
+
+// boolean defines a boolean flag (given alone, or =true/=false) with variables.
+func (f *flags) boolean(p *bool, name, help string, envs ...string) {
+	if len(envs) > 0 {
+		help += " [" + strings.Join(envs, ", ") + "]"
+	}
+	f.fs.BoolVar(p, name, false, help)
+	f.vars = append(f.vars, envVar{name, envs})
+}
+
+// parse parses args (flags and positional arguments may be mixed, as with
+// etcdctl), then fills every flag not given from its variables.
+func (f *flags) parse(args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := f.fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err}
+		}
+		args = f.fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			pos = append(pos, args[1:]...)
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	given := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	for _, v := range f.vars {
+		if given[v.flag] {
+			continue
+		}
+		for _, n := range v.names {
+			if val := strings.TrimSpace(f.env.Getenv(n)); val != "" {
+				if err := f.fs.Set(v.flag, val); err != nil {
+					return nil, usagef("%s=%q: %v", n, val, err)
+				}
+				break
+			}
+		}
+	}
+	return pos, nil
+}
+
+// connFlags are etcdctl's connection flags.
+type connFlags struct {
+	endpoints, cacert, cert, key, user, passwordFile string
+	dialTimeout, commandTimeout                      string
+	insecure                                         bool
+}
+
+func (c *connFlags) define(f *flags) {
+	f.str(&c.endpoints, "endpoints", "", "comma-separated etcd client URLs; the first healthy member is used (default http://127.0.0.1:2379)", "ETCDCTL_ENDPOINTS", "ETCD_ENDPOINTS", "ETCD_MACHINES")
+	f.str(&c.cacert, "cacert", "", "CA bundle that signed the servers' certificates", "ETCDCTL_CACERT")
+	f.str(&c.cert, "cert", "", "client certificate", "ETCDCTL_CERT")
+	f.str(&c.key, "key", "", "client certificate's key", "ETCDCTL_KEY")
+	f.boolean(&c.insecure, "insecure-skip-tls-verify", "accept any server certificate", "ETCDCTL_INSECURE_SKIP_TLS_VERIFY")
+	f.str(&c.user, "user", "", "username[:password]; the password is better given by variable or file", "ETCDCTL_USER")
+	f.str(&c.passwordFile, "password-file", "", "file holding the password", "ETCDCTL_PASSWORD_FILE")
+	f.str(&c.dialTimeout, "dial-timeout", "2s", "time to connect to (and authenticate with) a member", "ETCDCTL_DIAL_TIMEOUT")
+	f.str(&c.commandTimeout, "command-timeout", "5s", "time for one short request", "ETCDCTL_COMMAND_TIMEOUT")
+}
+
+func (c *connFlags) config(env Env) (etcdconn.Config, error) {
+	var cfg etcdconn.Config
+	eps := c.endpoints
+	if leader := strings.TrimSpace(env.Getenv("ETCD_LEADER")); leader != "" {
+		// The original image's leader URL goes first; the others follow.
+		eps = leader + "," + eps
+	}
+	cfg.Endpoints = etcdconn.ParseEndpoints(eps)
+	if len(cfg.Endpoints) == 0 {
+		cfg.Endpoints = []string{"http://127.0.0.1:2379"}
+	}
+	cfg.CACert, cfg.Cert, cfg.Key = c.cacert, c.cert, c.key
+	cfg.InsecureSkipVerify = c.insecure
+	var err error
+	if cfg.DialTimeout, err = parseDuration(c.dialTimeout); err != nil {
+		return cfg, usagef("--dial-timeout: %v", err)
+	}
+	if cfg.CommandTimeout, err = parseDuration(c.commandTimeout); err != nil {
+		return cfg, usagef("--command-timeout: %v", err)
+	}
+	if c.user != "" {
+		name, pw, hasPW := strings.Cut(c.user, ":")
+		cfg.User = name
+		if hasPW {
+			cfg.Password = pw
+		}
+	}
+	if cfg.Password == "" && cfg.User != "" {
+		pwEnv, pwFile := env.Getenv("ETCDCTL_PASSWORD"), c.passwordFile
+		switch {
+		case pwEnv != "" && pwFile != "":
+			return cfg, usagef("ETCDCTL_PASSWORD and a password file are both given; keep one")
+		case pwFile != "":
+			b, err := os.ReadFile(pwFile)
+			if err != nil {
+				return cfg, usagef("password file: %v", err)
+			}
+			cfg.Password = strings.TrimRight(string(b), "\r\n")
+		default:
+			cfg.Password = pwEnv
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, usageError{err}
+	}
+	return cfg, nil
+}
+
+// parseDuration takes Go durations and whole days ("7d").
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q: not a duration", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q: not a duration (such as 30s, 5m, 7d)", s)
+	}
+	return d, nil
+}
+
+// parseSize takes bytes with an optional K, M, G suffix (powers of 1024).
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s), "B"), "I"))
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "K"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "K")
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "M")
+	case strings.HasSuffix(s, "G"):
+		mult, s = 1<<30, strings.TrimSuffix(s, "G")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q: not a size (such as 8M)", s)
+	}
+	return n * mult, nil
+}
+
+// s3Flags tune the S3 client; credentials and endpoint come from the
+// AWS_* variables (see cronbox/gof3r/s3.ConfigFromEnv).
+type s3Flags struct{ partSize, concurrency string }
+
+func (s *s3Flags) define(f *flags) {
+	f.str(&s.partSize, "s3-part-size", "8M", "S3 multipart part size; memory is part size x concurrency", "ETCD_BACKUP_S3_PART_SIZE")
+	f.str(&s.concurrency, "s3-concurrency", "3", "S3 parts in flight", "ETCD_BACKUP_S3_CONCURRENCY")
+}
+
+func (s *s3Flags) store(env Env, log *slog.Logger) (backup.Store, error) {
+	cfg, err := s3.ConfigFromEnv(env.Getenv)
+	if err != nil {
+		return nil, usagef("S3 configuration: %v", err)
+	}
+	if cfg.PartSize, err = parseSize(s.partSize); err != nil {
+		return nil, usagef("--s3-part-size: %v", err)
+	}
+	if cfg.Concurrency, err = strconv.Atoi(s.concurrency); err != nil || cfg.Concurrency < 1 {
+		return nil, usagef("--s3-concurrency %q: want a positive number", s.concurrency)
+	}
+	cfg.Logger = log
+	c, err := s3.New(cfg)
+	if err != nil {
+		return nil, usagef("S3 configuration: %v", err)
+	}
+	return backup.S3Store{C: c}, nil
+}
+
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+func printJSON(w io.Writer, v any) {
+	b, _ := json.Marshal(v)
+	fmt.Fprintln(w, string(b))
 }

@@ -9,6 +9,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -98,6 +100,11 @@ func (c Config) Connect(ctx context.Context, endpoint string) (*clientv3.Client,
 	if dt <= 0 {
 		dt = 5 * time.Second
 	}
+	// gRPC retries a refused connection until the deadline and then says
+	// only "deadline exceeded"; one plain dial first names the real cause.
+	if err := probe(ctx, endpoint, dt); err != nil {
+		return nil, &Error{Endpoint: endpoint, Cause: CauseUnreachable, Err: err}
+	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:            []string{endpoint},
 		TLS:                  tc,
@@ -114,6 +121,27 @@ func (c Config) Connect(ctx context.Context, endpoint string) (*clientv3.Client,
 		return nil, Describe(endpoint, err)
 	}
 	return cli, nil
+}
+
+func probe(ctx context.Context, endpoint string, timeout time.Duration) error {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil // unix sockets and bare host:port: leave it to gRPC
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "2379")
+	}
+	d := net.Dialer{Timeout: timeout}
+	conn, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Err != nil {
+			return oe.Err
+		}
+		return err
+	}
+	return conn.Close()
 }
 
 // Member is one member that answered a status request.
