@@ -18,6 +18,7 @@ import (
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
 
 	"cronbox/testkit"
 )
@@ -52,7 +53,8 @@ func (s *etcdServer) start() {
 	}
 	cfg := embed.NewConfig()
 	cfg.Dir = s.dir
-	cfg.LogLevel = "error"
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	cfg.BcryptCost = 4 // bcrypt's minimum: the default costs ~1s per login under -race
 	cu, _ := url.Parse(s.endpoint)
 	pu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", testkit.FreePort(s.t)))
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
