@@ -123,6 +123,13 @@ func (s *Scheduler) Run(ctx context.Context) {
 	<-ctx.Done()
 }
 
+// Busy is the number of runs in flight (waiting out jitter or the gate, or running).
+func (s *Scheduler) Busy() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running
+}
+
 // Wait waits for the runs in flight.
 func (s *Scheduler) Wait() { s.wg.Wait() }
 

@@ -100,7 +100,7 @@ func (s *State) Body() ([]byte, int) {
 		Health:   health,
 		History:  []lastJSON{},
 		Skipped:  map[string]uint64{},
-		Version:  s.cfg.Version,
+		Version:  red.String(s.cfg.Version),
 	}
 	if b.Health == "" {
 		b.Health = "ok"
