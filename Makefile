@@ -12,7 +12,7 @@ dir_ep  := envplate
 moddir   = $(or $(dir_$(1)),$(1))
 LDFLAGS  = -s -w -X cronbox/$(call moddir,$(1))/cli.Version=$(VERSION)
 
-.PHONY: all build deps test lint bench rootfs image demo reliability clean $(TOOLS:%=bin/%)
+.PHONY: all build deps test fuzz lint bench rootfs image demo reliability clean $(TOOLS:%=bin/%)
 all: build
 
 build: $(TOOLS:%=bin/%)
@@ -26,6 +26,13 @@ deps:
 
 test: deps build
 	$(GO) test -race -count=1 -timeout 45m cronbox/...
+	$(MAKE) --no-print-directory fuzz
+
+# Bounded fuzzing of ep's template parser (about 35 s with the build; its seed
+# corpus in envplate/subst/testdata/fuzz also runs in every `go test`).
+FUZZTIME ?= 20s
+fuzz:
+	cd envplate && $(GO) test -run='^$$' -fuzz='^FuzzTemplate$$' -fuzztime=$(FUZZTIME) ./subst/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
