@@ -34,6 +34,10 @@ type Config struct {
 	CACert, Cert, Key string
 	User, Password    string
 
+	// OnChange, when set, is called (without locks held) after the state
+	// State returns may have changed: the status port re-reads it then.
+	OnChange func()
+
 	Log *slog.Logger
 	Now func() time.Time
 }

@@ -169,10 +169,21 @@ func (l *Locker) describe(err error) error {
 	return etcdError{fmt.Errorf("etcd %s unreachable: %w", eps, err)}
 }
 
+func (l *Locker) changed() {
+	if l.cfg.OnChange != nil {
+		l.cfg.OnChange()
+	}
+}
+
 func (l *Locker) reachable() {
 	l.mu.Lock()
+	was := l.state.Reachable
 	l.state.Reachable, l.state.Reason, l.state.Checked = true, "", l.cfg.Now()
 	l.mu.Unlock()
+	if !was {
+		l.log.Info("etcd reachable", "endpoints", strings.Join(l.cfg.Endpoints, ","))
+	}
+	l.changed()
 }
 
 func (l *Locker) unreachable(err error) {
@@ -183,12 +194,14 @@ func (l *Locker) unreachable(err error) {
 	if was {
 		l.log.Warn("etcd unreachable", "err", err)
 	}
+	l.changed()
 }
 
 func (l *Locker) setLast(r *Run) {
 	l.mu.Lock()
 	l.state.Last = r
 	l.mu.Unlock()
+	l.changed()
 }
 
 // Claim asks whether this instance may run slot (the schedule's instant).
@@ -534,6 +547,7 @@ func (l *Locker) finished(c *Claim, err error) error {
 			l.state.Holder, l.state.HeldSlot = "", time.Time{}
 		}
 		l.mu.Unlock()
+		l.changed()
 	}
 	return err
 }
