@@ -26,14 +26,14 @@ import (
 // etcdServer is one embedded etcd member that a test can stop and start
 // again on the same address and data.
 type etcdServer struct {
-	t        *testing.T
+	t        testing.TB
 	dir      string
 	endpoint string // scheme://127.0.0.1:port
 	tls      *transport.TLSInfo
 	e        *embed.Etcd
 }
 
-func startEtcd(t *testing.T, tlsInfo *transport.TLSInfo) *etcdServer {
+func startEtcd(t testing.TB, tlsInfo *transport.TLSInfo) *etcdServer {
 	t.Helper()
 	s := &etcdServer{t: t, dir: t.TempDir(), tls: tlsInfo}
 	scheme := "http"
