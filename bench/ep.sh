@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016 # the ${...} in single quotes are templates, meant literally
 # ep beside its peers: render the same 500 config files (4 KiB, 24
 # references each) with
 #   - ep, one process, all files resolved, then written atomically;
@@ -44,7 +45,8 @@ printf '|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" ---------- -----------
 measure "ep (one process, atomic)" "$ep" "$work/t/*.conf"
 mkfiles
 grep -q 'http://es.internal:9200' "$work/t/f1.conf" && { echo "bench: setup broken"; exit 1; }
-"$ep" "$work/t/*.conf" && grep -q 'http://es.internal:9200/_snapshot/s3_repo' "$work/t/f1.conf" || { echo "bench: ep did not render"; exit 1; }
+"$ep" "$work/t/*.conf"
+if ! grep -q 'http://es.internal:9200/_snapshot/s3_repo' "$work/t/f1.conf"; then echo "bench: ep did not render"; exit 1; fi
 measure "ep -tags noetcd (no etcd client linked)" "$work/ep-noetcd" "$work/t/*.conf"
 measure "GNU envsubst (a process per file)" bash -c 'for f in "$1"/t/*.conf; do "$2" '"'"'${ES_HOST_URL} ${ES_REPOSITORY} ${AWS_S3_BUCKET}'"'"' <"$f" >"$f.tmp" && mv "$f.tmp" "$f"; done' _ "$work" "$gnu"
 measure "a8m/envsubst v1.4.3 (a process per file)" bash -c 'for f in "$1"/t/*.conf; do "$2" -i "$f" -o "$f.tmp" && mv "$f.tmp" "$f"; done' _ "$work" "$a8m"
