@@ -14,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"cronbox/testkit"
+	"cronbox/testkit/etcdtest"
 )
 
 func newLocker(t *testing.T, endpoint, instance string, mod ...func(*Config)) *Locker {
@@ -520,4 +521,83 @@ func BenchmarkClaimFinish(b *testing.B) {
 	}
 	b.ReportMetric(float64(claim.Microseconds())/float64(b.N)/1000, "claim-ms/op")
 	b.ReportMetric(float64(finish.Microseconds())/float64(b.N)/1000, "finish-ms/op")
+}
+
+// Against a 3-member cluster of Debian's etcd 3.4, each instance talking to
+// its own member: slots are still claimed once each; an instance whose only
+// member is down cannot claim (fail closed) while the others go on; without
+// quorum nobody claims; with quorum back everybody does.
+func TestClusterOfEtcd34(t *testing.T) {
+	cl := etcdtest.StartCluster(t, etcdtest.ClusterOptions{Size: 3})
+	ctx := context.Background()
+	var ls []*Locker
+	for i, ep := range cl.Endpoints() {
+		ls = append(ls, newLocker(t, ep, fmt.Sprintf("i%d", i)))
+	}
+	race := func(slot time.Time, ls []*Locker) (winners []string, unavailable int) {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, l := range ls {
+			wg.Go(func() {
+				c, err := l.Claim(ctx, slot)
+				mu.Lock()
+				defer mu.Unlock()
+				var u *Unavailable
+				switch {
+				case err == nil:
+					winners = append(winners, l.Instance())
+					if err := c.Finish(ctx, Run{}); err != nil {
+						t.Errorf("finish: %v", err)
+					}
+				case errors.As(err, &u):
+					unavailable++
+				default:
+					skippedBy(t, err)
+				}
+			})
+		}
+		wg.Wait()
+		return winners, unavailable
+	}
+	slot := t0
+	for range 10 {
+		slot = slot.Add(time.Second)
+		if w, u := race(slot, ls); len(w) != 1 || u != 0 {
+			t.Fatalf("slot %s: winners %v, unavailable %d", slot, w, u)
+		}
+	}
+
+	cl.Kill(t, 0)
+	cl.WaitHealthy(t) // the other two have (re-)elected a leader
+	slot = slot.Add(time.Second)
+	if w, u := race(slot, ls); len(w) != 1 || w[0] == "i0" || u != 1 {
+		t.Errorf("member 0 down: winners %v, unavailable %d", w, u)
+	}
+	if st := ls[0].State(); st.Reachable || !strings.Contains(st.Reason, cl.Endpoints()[0]) {
+		t.Errorf("i0's state with its member down: %+v", st)
+	}
+
+	cl.Kill(t, 1) // no quorum: members 0 and 1 down
+	slot = slot.Add(time.Second)
+	if w, u := race(slot, ls); len(w) != 0 || u != 3 {
+		t.Errorf("no quorum: winners %v, unavailable %d", w, u)
+	}
+	if err := ls[2].Refresh(ctx); err == nil {
+		t.Error("Refresh succeeded without quorum")
+	}
+
+	cl.Restart(t, 0)
+	cl.Restart(t, 1)
+	testkit.WaitFor(t, 20*time.Second, "claims to work on every member again", func() error {
+		slot = slot.Add(time.Second)
+		if w, u := race(slot, ls); len(w) != 1 || u != 0 {
+			return fmt.Errorf("winners %v, unavailable %d", w, u)
+		}
+		return nil
+	})
+	for _, l := range ls {
+		if err := l.Refresh(ctx); err != nil || !l.State().Reachable {
+			t.Errorf("%s after recovery: %v", l.Instance(), err)
+		}
+	}
 }
