@@ -15,10 +15,8 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
-	"cronbox/envplate/internal/etcdtest"
 	"cronbox/testkit"
+	"cronbox/testkit/etcdtest"
 )
 
 type result struct {
@@ -173,12 +171,8 @@ func TestUsage(t *testing.T) {
 }
 
 func TestEtcdSource(t *testing.T) {
-	endpoint := etcdtest.Start(t)
-	c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	server := etcdtest.Embed(t, etcdtest.Options{})
+	endpoint, c := server.Endpoint, server.Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for k, v := range map[string]string{"/cronbox/ES_HOST_URL": "http://es-from-etcd:9200", "/cronbox/ES_REPOSITORY": "etcd_repo"} {

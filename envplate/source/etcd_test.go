@@ -8,20 +8,14 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
-	"cronbox/envplate/internal/etcdtest"
 	"cronbox/envplate/subst"
 	"cronbox/testkit"
+	"cronbox/testkit/etcdtest"
 )
 
 func put(t *testing.T, endpoint string, kv map[string]string) {
 	t.Helper()
-	c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := etcdtest.NewClient(t, endpoint)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for k, v := range kv {
@@ -32,7 +26,7 @@ func put(t *testing.T, endpoint string, kv map[string]string) {
 }
 
 func TestLoadEtcd(t *testing.T) {
-	endpoint := etcdtest.Start(t)
+	endpoint := etcdtest.Embed(t, etcdtest.Options{}).Endpoint
 	put(t, endpoint, map[string]string{
 		"/cronbox/ES_HOST_URL":     "http://es.internal:9200",
 		"/cronbox/AWS_S3_BUCKET":   "from-etcd",
