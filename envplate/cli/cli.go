@@ -218,6 +218,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 
 	var lookup subst.Lookup = env
 	if len(c.etcd) > 0 {
+		log.Info("reading variables from etcd", "endpoints", strings.Join(c.etcd, ","), "prefix", c.etcdPrefix, "timeout", c.etcdTimeout)
 		m, err := source.LoadEtcd(ctx, log, c.etcd, c.etcdPrefix, c.etcdTimeout)
 		if err != nil {
 			fmt.Fprintf(stderr, "ep: %v\n", err)

@@ -4,6 +4,7 @@ package cli_test
 // image's entrypoint runs it.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -213,5 +215,65 @@ func TestEtcdSource(t *testing.T) {
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("dead etcd took %s with a 500ms timeout", d)
+	}
+}
+
+// SIGTERM cancels the root context: ep waiting on an etcd that does not
+// answer stops at once, with exit status 1, and changes nothing.
+func TestSigtermCancelsEtcdWait(t *testing.T) {
+	dir := t.TempDir()
+	f := write(t, dir, "f.conf", "a=${A:-x}\n")
+	dead := "http://127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
+	cmd := exec.Command(testkit.Build(t, "cronbox/envplate"), "-v", "--etcd", dead, "--etcd-timeout", "60s", f)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 16)
+	go func() {
+		defer close(lines)
+		s := bufio.NewScanner(stderr)
+		for s.Scan() {
+			lines <- s.Text()
+		}
+	}()
+	var got []string
+	deadline := time.After(20 * time.Second)
+	for waiting := true; waiting; {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("ep ended before it waited on etcd: %q", got)
+			}
+			got = append(got, l)
+			waiting = !strings.Contains(l, "reading variables from etcd")
+		case <-deadline:
+			cmd.Process.Kill()
+			t.Fatalf("no 'reading variables from etcd' line after 20s: %q", got)
+		}
+	}
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for l := range lines {
+		got = append(got, l)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("after SIGTERM: %v, want exit status 1; stderr %q", err, got)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("ep took %s to stop after SIGTERM", d)
+	}
+	if last := got[len(got)-1]; !strings.Contains(last, "context canceled") {
+		t.Fatalf("last stderr line %q, want the cancellation", last)
+	}
+	if read(t, f) != "a=${A:-x}\n" {
+		t.Fatal("the file changed")
 	}
 }
