@@ -48,6 +48,8 @@ grep -q 'http://es.internal:9200' "$work/t/f1.conf" && { echo "bench: setup brok
 "$ep" "$work/t/*.conf"
 if ! grep -q 'http://es.internal:9200/_snapshot/s3_repo' "$work/t/f1.conf"; then echo "bench: ep did not render"; exit 1; fi
 measure "ep -tags noetcd (no etcd client linked)" "$work/ep-noetcd" "$work/t/*.conf"
+if [ ! -x "$gnu" ]; then echo "| GNU envsubst: not installed (gettext-base) |"; else
 measure "GNU envsubst (a process per file)" bash -c 'for f in "$1"/t/*.conf; do "$2" '"'"'${ES_HOST_URL} ${ES_REPOSITORY} ${AWS_S3_BUCKET}'"'"' <"$f" >"$f.tmp" && mv "$f.tmp" "$f"; done' _ "$work" "$gnu"
+fi
 measure "a8m/envsubst v1.4.3 (a process per file)" bash -c 'for f in "$1"/t/*.conf; do "$2" -i "$f" -o "$f.tmp" && mv "$f.tmp" "$f"; done' _ "$work" "$a8m"
 echo "(GNU envsubst has no defaults: \${ES_REPOSITORY:-x} stays as it is; a8m also rewrites \$HOME and \$\$)"
