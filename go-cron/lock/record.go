@@ -20,6 +20,8 @@ type Run struct {
 	Outcome      string    `json:"Outcome"` // done or lost
 	ExitStatus   int       `json:"Exit_status"`
 	Signal       string    `json:"Signal,omitempty"`
+	TimedOut     bool      `json:"TimedOut,omitempty"`
+	Stopped      bool      `json:"Stopped,omitempty"`
 	Error        string    `json:"Error,omitempty"`
 	Stdout       string    `json:"Stdout"`
 	Stderr       string    `json:"Stderr"`
