@@ -91,7 +91,7 @@ func Prune(ctx context.Context, st Store, o PruneOptions) ([]Decision, error) {
 	}
 	objs, err := st.List(ctx, o.Bucket, o.Prefix)
 	if err != nil {
-		return nil, fmt.Errorf("S3 list s3://%s/%s: %w", o.Bucket, o.Prefix, err)
+		return nil, fmt.Errorf("S3: %w", err)
 	}
 	for i, ob := range objs {
 		rest := strings.TrimPrefix(ob.Key, o.Prefix)
@@ -102,7 +102,7 @@ func Prune(ctx context.Context, st Store, o PruneOptions) ([]Decision, error) {
 			// Listings carry no user metadata: ask for it.
 			full, err := st.Stat(ctx, o.Bucket, ob.Key)
 			if err != nil {
-				return nil, fmt.Errorf("S3 stat s3://%s/%s: %w", o.Bucket, ob.Key, err)
+				return nil, fmt.Errorf("S3: %w", err)
 			}
 			objs[i] = full
 		}
@@ -116,7 +116,7 @@ func Prune(ctx context.Context, st Store, o PruneOptions) ([]Decision, error) {
 			continue
 		}
 		if err := st.Remove(ctx, o.Bucket, d.Key); err != nil {
-			return plan, fmt.Errorf("S3 remove s3://%s/%s: %w", o.Bucket, d.Key, err)
+			return plan, fmt.Errorf("S3: %w", err)
 		}
 	}
 	return plan, nil

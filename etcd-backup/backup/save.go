@@ -152,7 +152,7 @@ func (s *Saver) saveFrom(ctx context.Context, m etcdconn.Member, dst Location) (
 				err = fmt.Errorf("S3 put %s: stored %d bytes, the snapshot has %d", dst, obj.Size, tr.Size())
 			}
 		} else {
-			err = fmt.Errorf("S3 put %s: %w", dst, err)
+			err = fmt.Errorf("S3: %w", err)
 		}
 	}
 	res.Size = tr.Size()

@@ -90,7 +90,7 @@ func (f *Fetcher) Fetch(ctx context.Context, src Location, dir string) (path str
 			if cerr != nil && errors.Is(cerr, ErrTrailer) {
 				gerr = errors.Join(gerr, cerr)
 			}
-			err = fmt.Errorf("S3 get %s: %w", src, gerr)
+			err = fmt.Errorf("S3: %w", gerr)
 			if isChecksum(gerr) {
 				err = fmt.Errorf("%w: %w", ErrMismatch, err)
 			}

@@ -120,10 +120,12 @@ func oneLine(s string) string {
 
 // flags is one subcommand's flag set, with environment fallbacks.
 type flags struct {
-	fs   *flag.FlagSet
-	env  Env
-	vars []envVar
-	name string
+	fs    *flag.FlagSet
+	env   Env
+	vars  []envVar
+	name  string
+	usage string
+	from  map[string]string // flag name -> the variable that set it
 }
 
 type envVar struct {
@@ -133,13 +135,24 @@ type envVar struct {
 
 func newFlags(name, usage string, env Env) *flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	f := &flags{fs: fs, env: env, name: name}
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "Usage: etcd-backup %s\n\nFlags (each also read from the variables in brackets):\n", usage)
-		fs.PrintDefaults()
+	fs.SetOutput(io.Discard) // errors are reported once, by Run
+	fs.Usage = func() {}
+	return &flags{fs: fs, env: env, name: name, usage: usage, from: map[string]string{}}
+}
+
+func (f *flags) printUsage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: etcd-backup %s\n\nFlags (each also read from the variables in brackets):\n", f.usage)
+	f.fs.SetOutput(w)
+	f.fs.PrintDefaults()
+	f.fs.SetOutput(io.Discard)
+}
+
+// origin names where a flag's value came from, for error messages.
+func (f *flags) origin(name string) string {
+	if v, ok := f.from[name]; ok {
+		return v
 	}
-	return f
+	return "--" + name
 }
 
 // str defines a string flag that falls back to the first set variable.
@@ -167,6 +180,7 @@ func (f *flags) parse(args []string) ([]string, error) {
 	for {
 		if err := f.fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				f.printUsage(f.env.Stdout)
 				return nil, err
 			}
 			return nil, usageError{err}
@@ -193,6 +207,7 @@ func (f *flags) parse(args []string) ([]string, error) {
 				if err := f.fs.Set(v.flag, val); err != nil {
 					return nil, usagef("%s=%q: %v", n, val, err)
 				}
+				f.from[v.flag] = n
 				break
 			}
 		}
@@ -219,7 +234,7 @@ func (c *connFlags) define(f *flags) {
 	f.str(&c.commandTimeout, "command-timeout", "5s", "time for one short request", "ETCDCTL_COMMAND_TIMEOUT")
 }
 
-func (c *connFlags) config(env Env) (etcdconn.Config, error) {
+func (c *connFlags) config(env Env, f *flags) (etcdconn.Config, error) {
 	var cfg etcdconn.Config
 	eps := c.endpoints
 	if leader := strings.TrimSpace(env.Getenv("ETCD_LEADER")); leader != "" {
@@ -234,10 +249,10 @@ func (c *connFlags) config(env Env) (etcdconn.Config, error) {
 	cfg.InsecureSkipVerify = c.insecure
 	var err error
 	if cfg.DialTimeout, err = parseDuration(c.dialTimeout); err != nil {
-		return cfg, usagef("--dial-timeout: %v", err)
+		return cfg, usagef("%s: %v", f.origin("dial-timeout"), err)
 	}
 	if cfg.CommandTimeout, err = parseDuration(c.commandTimeout); err != nil {
-		return cfg, usagef("--command-timeout: %v", err)
+		return cfg, usagef("%s: %v", f.origin("command-timeout"), err)
 	}
 	if c.user != "" {
 		name, pw, hasPW := strings.Cut(c.user, ":")
@@ -312,16 +327,16 @@ func (s *s3Flags) define(f *flags) {
 	f.str(&s.concurrency, "s3-concurrency", "3", "S3 parts in flight", "ETCD_BACKUP_S3_CONCURRENCY")
 }
 
-func (s *s3Flags) store(env Env, log *slog.Logger) (backup.Store, error) {
+func (s *s3Flags) store(env Env, f *flags, log *slog.Logger) (backup.Store, error) {
 	cfg, err := s3.ConfigFromEnv(env.Getenv)
 	if err != nil {
 		return nil, usagef("S3 configuration: %v", err)
 	}
 	if cfg.PartSize, err = parseSize(s.partSize); err != nil {
-		return nil, usagef("--s3-part-size: %v", err)
+		return nil, usagef("%s: %v", f.origin("s3-part-size"), err)
 	}
 	if cfg.Concurrency, err = strconv.Atoi(s.concurrency); err != nil || cfg.Concurrency < 1 {
-		return nil, usagef("--s3-concurrency %q: want a positive number", s.concurrency)
+		return nil, usagef("%s %q: want a positive number", f.origin("s3-concurrency"), s.concurrency)
 	}
 	cfg.Logger = log
 	c, err := s3.New(cfg)

@@ -63,22 +63,22 @@ func runSave(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return usageError{err}
 	}
-	cfg, err := conn.config(env)
+	cfg, err := conn.config(env, f)
 	if err != nil {
 		return err
 	}
 	s := &backup.Saver{Log: newLogger(env.Stderr), Conn: cfg, Stdout: env.Stdout, Now: env.Now}
 	if s.Progress, err = parseDuration(progress); err != nil {
-		return usagef("--progress: %v", err)
+		return usagef("%s: %v", f.origin("progress"), err)
 	}
 	if s.Timeout, err = parseDuration(timeout); err != nil {
-		return usagef("--save-timeout: %v", err)
+		return usagef("%s: %v", f.origin("save-timeout"), err)
 	}
 	if s.RateLimit, err = parseSize(rate); err != nil {
-		return usagef("--rate-limit: %v", err)
+		return usagef("%s: %v", f.origin("rate-limit"), err)
 	}
 	if dst.Kind == backup.S3 {
-		if s.Store, err = s3f.store(env, s.Log); err != nil {
+		if s.Store, err = s3f.store(env, f, s.Log); err != nil {
 			return err
 		}
 	}
@@ -95,10 +95,10 @@ func runSave(ctx context.Context, args []string, env Env) error {
 }
 
 // fetcher builds what verify, restore and load read sources with.
-func fetcher(src backup.Location, s3f *s3Flags, env Env) (*backup.Fetcher, error) {
+func fetcher(src backup.Location, s3f *s3Flags, env Env, f *flags) (*backup.Fetcher, error) {
 	fe := &backup.Fetcher{Stdin: env.Stdin}
 	if src.Kind == backup.S3 {
-		st, err := s3f.store(env, newLogger(env.Stderr))
+		st, err := s3f.store(env, f, newLogger(env.Stderr))
 		if err != nil {
 			return nil, err
 		}
@@ -137,7 +137,7 @@ func runVerify(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	fe, err := fetcher(src, &s3f, env)
+	fe, err := fetcher(src, &s3f, env, f)
 	if err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func runRestore(ctx context.Context, args []string, env Env) error {
 		return usagef("--data-dir is required")
 	}
 	if o.BumpRevision, err = strconv.ParseUint(bump, 10, 64); err != nil {
-		return usagef("--bump-revision %q: not a number", bump)
+		return usagef("%s %q: not a number", f.origin("bump-revision"), bump)
 	}
 	if o.MarkCompacted != (o.BumpRevision > 0) {
 		return usagef("--bump-revision and --mark-compacted go together")
@@ -197,7 +197,7 @@ func runRestore(ctx context.Context, args []string, env Env) error {
 	if o.InitialCluster == "" && len(o.PeerURLs) > 0 {
 		o.InitialCluster = o.Name + "=" + o.PeerURLs[0]
 	}
-	fe, err := fetcher(src, &s3f, env)
+	fe, err := fetcher(src, &s3f, env, f)
 	if err != nil {
 		return err
 	}
@@ -219,7 +219,7 @@ func runDump(ctx context.Context, args []string, env Env) error {
 	var key, bucket string
 	conn.define(f)
 	s3f.define(f)
-	f.str(&key, "key", "", "dump the keys under this prefix (default: every key)", "ETCD_KEY")
+	f.str(&key, "prefix", "", "dump the keys under this prefix (default: every key)", "ETCD_KEY")
 	f.str(&bucket, "bucket", "", "bucket for a relative s3 destination", "AWS_S3_BUCKET")
 	pos, err := f.parse(args)
 	if err != nil {
@@ -239,7 +239,7 @@ func runDump(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return usageError{err}
 	}
-	cfg, err := conn.config(env)
+	cfg, err := conn.config(env, f)
 	if err != nil {
 		return err
 	}
@@ -268,7 +268,7 @@ func runDump(ctx context.Context, args []string, env Env) error {
 		st, err = writeFile(dst.Path, write)
 	case backup.S3:
 		var store backup.Store
-		if store, err = s3f.store(env, log); err != nil {
+		if store, err = s3f.store(env, f, log); err != nil {
 			return err
 		}
 		pr, pw := io.Pipe()
@@ -280,7 +280,7 @@ func runDump(ctx context.Context, args []string, env Env) error {
 		_, err = store.Put(ctx, dst.Bucket, dst.Key, pr, map[string]string{backup.MetaFormat: dump.Format})
 		pr.CloseWithError(err)
 		if err != nil {
-			err = fmt.Errorf("S3 put %s: %w", dst, err)
+			err = fmt.Errorf("S3: %w", err)
 		}
 	}
 	if err != nil {
@@ -340,7 +340,7 @@ func runLoad(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return usageError{err}
 	}
-	cfg, err := conn.config(env)
+	cfg, err := conn.config(env, f)
 	if err != nil {
 		return err
 	}
@@ -356,7 +356,7 @@ func runLoad(ctx context.Context, args []string, env Env) error {
 		defer fh.Close()
 		r = fh
 	case backup.S3:
-		store, err := s3f.store(env, newLogger(env.Stderr))
+		store, err := s3f.store(env, f, newLogger(env.Stderr))
 		if err != nil {
 			return err
 		}
@@ -367,7 +367,7 @@ func runLoad(ctx context.Context, args []string, env Env) error {
 		defer os.Remove(fh.Name())
 		defer fh.Close()
 		if _, err := store.Get(ctx, src.Bucket, src.Key, fh); err != nil {
-			return fmt.Errorf("S3 get %s: %w", src, err)
+			return fmt.Errorf("S3: %w", err)
 		}
 		if _, err := fh.Seek(0, io.SeekStart); err != nil {
 			return err
@@ -429,18 +429,18 @@ func runPrune(ctx context.Context, args []string, env Env) error {
 		return usagef("one s3://bucket/prefix/, got %d arguments", len(pos))
 	}
 	if o.KeepLast, err = strconv.Atoi(keepLast); err != nil {
-		return usagef("--keep-last %q: not a number", keepLast)
+		return usagef("%s %q: not a number", f.origin("keep-last"), keepLast)
 	}
 	if o.KeepWithin, err = parseDuration(keepWithin); err != nil {
-		return usagef("--keep-within: %v", err)
+		return usagef("%s: %v", f.origin("keep-within"), err)
 	}
 	if o.MinKeep, err = strconv.Atoi(minKeep); err != nil {
-		return usagef("--min-keep %q: not a number", minKeep)
+		return usagef("%s %q: not a number", f.origin("min-keep"), minKeep)
 	}
 	if err := o.Validate(); err != nil {
 		return usageError{err}
 	}
-	store, err := s3f.store(env, newLogger(env.Stderr))
+	store, err := s3f.store(env, f, newLogger(env.Stderr))
 	if err != nil {
 		return err
 	}

@@ -87,6 +87,7 @@ func Embed(t testing.TB, o Options) *Embedded {
 		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
 		cfg.InitialCluster = o.Name + "=" + peer
 		cfg.InitialClusterToken = "etcdtest"
+		cfg.BcryptCost = 4 // bcrypt's minimum: auth tests stay fast under -race
 		if o.QuotaBackendBytes > 0 {
 			cfg.QuotaBackendBytes = o.QuotaBackendBytes
 		}
