@@ -11,16 +11,26 @@
 // was damaged on the way.
 //
 // Atomicity: S3 fixes an object's metadata when its upload starts, but the
-// checksum of a stream is known only at its end. A stream that fits in one
-// part is sent with a single PutObject carrying the checksum. A longer one
-// is uploaded as a multipart upload to a staging key next to the final one
-// (KEY.gof3r-staging.RANDOM), completed, then copied server-side to KEY with
-// its metadata replaced by the final metadata and checksum, and the staging
-// object is removed. So the final key shows either nothing or a complete,
-// verifiable object. A failure or a cancelled context aborts the multipart
-// upload and removes the staging object; List hides staging keys. The price
-// is one server-side copy of the object (see the package's benchmark note in
-// the README).
+// checksum of a stream is known only at its end. So:
+//   - input that fits in one part goes in a single PutObject carrying its
+//     checksum;
+//   - a regular file (an *os.File, such as a redirected stdin) is hashed
+//     first, then uploaded as a multipart upload straight to KEY with the
+//     checksum in its metadata; parts are read from the file as needed,
+//     so this takes no part buffers at all;
+//   - any other stream is uploaded as a multipart upload to a staging key
+//     next to the final one (KEY.gof3r-staging.RANDOM), completed, then
+//     copied server-side to KEY with its metadata replaced by the final
+//     metadata and checksum, and the staging object is removed. The price
+//     is one server-side copy (measured on versitygw's posix backend: about
+//     3-4 s per GiB, on top of a 4-7 s upload).
+//
+// In every case KEY shows either nothing or a complete, verifiable object:
+// a multipart upload only becomes an object when completed, and a failure
+// or a cancelled context aborts it (and removes a staging object). List
+// hides staging keys. If the process is killed between completing a
+// staging upload and removing it, the staging object stays behind, under
+// its own name only.
 package s3
 
 import (

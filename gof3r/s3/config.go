@@ -33,8 +33,8 @@ type Config struct {
 
 	AccessKey, SecretKey, SessionToken string
 
-	// PartSize is the minimum part size of a multipart upload (default 8
-	// MiB, at least 5 MiB). It doubles every 1,000 parts so that a stream of
+	// PartSize is the minimum part size of a multipart upload (default 5
+	// MiB, the least S3 allows). It doubles every 1,000 parts so that a stream of
 	// unknown size fits in S3's 10,000 parts (about 5 TiB from 5 MiB).
 	PartSize int64
 	// Concurrency is how many parts are in flight at once (default 4). Put

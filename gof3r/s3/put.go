@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -56,11 +57,19 @@ func (c *Client) Put(ctx context.Context, bucket, key string, r io.Reader, opts 
 	if key == "" {
 		return Object{}, opErr("put", bucket, key, errors.New("empty key"))
 	}
+	if f, ok := r.(fileSource); ok {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			if off, err := f.Seek(0, io.SeekCurrent); err == nil && st.Size()-off > c.cfg.PartSize {
+				return c.putFile(ctx, bucket, key, f, off, st, hdr, opts.Progress)
+			}
+		}
+	}
 	rd := &partReader{
 		r: bufio.NewReaderSize(r, 64<<10), base: c.cfg.PartSize, whole: sha256.New(),
 		pool: newBufPool(c.cfg.Concurrency), progress: opts.Progress,
 		parts: make(chan part), done: make(chan error, 1),
 	}
+	defer rd.pool.close()
 	upCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go rd.run(upCtx)
@@ -76,6 +85,7 @@ func (c *Client) Put(ctx context.Context, bucket, key string, r io.Reader, opts 
 		return Object{}, opErr("put", bucket, key, context.Cause(ctx))
 	}
 	if first.last {
+		defer rd.pool.put(first.buf)
 		if err := <-rd.done; err != nil {
 			return Object{}, opErr("put", bucket, key, err)
 		}
@@ -84,11 +94,136 @@ func (c *Client) Put(ctx context.Context, bucket, key string, r io.Reader, opts 
 	return c.putMultipart(ctx, upCtx, cancel, bucket, key, first, rd, hdr)
 }
 
+// fileSource is an input whose bytes can be read twice: an *os.File.
+type fileSource interface {
+	io.ReaderAt
+	io.Seeker
+	Stat() (os.FileInfo, error)
+}
+
+// putFile uploads the rest of a regular file from offset off. It needs no
+// part buffers: the file is hashed once up front (so the upload can go
+// straight to key with its checksum in the metadata, with no staging copy),
+// then each part is read twice from the file (to sign its SHA-256, then to
+// send it), as a section reader that a retry can rewind. A file whose size
+// or modification time changes meanwhile is refused and its upload aborted.
+func (c *Client) putFile(ctx context.Context, bucket, key string, f fileSource, off int64, st os.FileInfo, hdr map[string]string, progress func(int64)) (Object, error) {
+	start := time.Now()
+	size := st.Size() - off
+	partSize := min(max(c.cfg.PartSize, (size+maxParts-1)/maxParts), maxPartSize)
+	buf := make([]byte, 256<<10)
+	whole := sha256.New()
+	if _, err := io.CopyBuffer(whole, ctxReader{ctx, io.NewSectionReader(f, off, size)}, buf); err != nil {
+		return Object{}, opErr("put", bucket, key, fmt.Errorf("read input: %w", err))
+	}
+	sum := hex.EncodeToString(whole.Sum(nil))
+	hashed := time.Since(start)
+
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ResponseTimeout)
+	uploadID, err := c.core.NewMultipartUpload(sctx, bucket, key, putObjectOptions(hdr, sum))
+	scancel()
+	if err != nil {
+		return Object{}, opErr("put (start multipart upload)", bucket, key, err)
+	}
+	log := c.cfg.Logger.With("bucket", bucket, "key", key)
+	abort := func() {
+		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ResponseTimeout)
+		defer ccancel()
+		if err := c.abort(cctx, bucket, key, uploadID); err != nil {
+			log.Warn("s3 could not abort multipart upload", "upload_id", uploadID, "err", err)
+		}
+	}
+	nparts := int((size + partSize - 1) / partSize)
+	upCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	parts := make([]minio.CompletePart, nparts)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var sent int64
+	for range min(c.cfg.Concurrency, nparts) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 256<<10)
+			for i := range next {
+				at := int64(i) * partSize
+				n := min(partSize, size-at)
+				sr := io.NewSectionReader(f, off+at, n)
+				h := sha256.New()
+				if _, err := io.CopyBuffer(h, sr, buf); err != nil {
+					cancel(fmt.Errorf("read input: %w", err))
+					return
+				}
+				if _, err := sr.Seek(0, io.SeekStart); err != nil {
+					cancel(err)
+					return
+				}
+				op, err := c.core.PutObjectPart(upCtx, bucket, key, uploadID, i+1, sr, n,
+					minio.PutObjectPartOptions{Sha256Hex: hex.EncodeToString(h.Sum(nil)), DisableContentSha256: true})
+				if err != nil {
+					cancel(opErr(fmt.Sprintf("put part %d", i+1), bucket, key, err))
+					return
+				}
+				parts[i] = minio.CompletePart{PartNumber: i + 1, ETag: op.ETag}
+				if progress != nil {
+					mu.Lock()
+					sent += n
+					progress(sent)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
+	for i := range nparts {
+		select {
+		case next <- i:
+		case <-upCtx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(upCtx); err != nil {
+		abort()
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+		return Object{}, opErr("put", bucket, key, err)
+	}
+	if st2, err := f.Stat(); err != nil || st2.Size() != st.Size() || !st2.ModTime().Equal(st.ModTime()) {
+		abort()
+		return Object{}, opErr("put", bucket, key, errInputChanged)
+	}
+	if _, err := c.core.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, minio.PutObjectOptions{}); err != nil {
+		abort()
+		return Object{}, opErr("put (complete multipart upload)", bucket, key, err)
+	}
+	log.Debug("s3 put file", "size", size, "parts", nparts, "hash", hashed, "upload", time.Since(start)-hashed)
+	return c.putResult(bucket, key, size, sum, hdr), nil
+}
+
+// ctxReader stops a long local read when ctx is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, context.Cause(r.ctx)
+	}
+	return r.r.Read(p)
+}
+
 func (c *Client) putSingle(ctx context.Context, bucket, key string, buf []byte, rd *partReader, hdr map[string]string) (Object, error) {
 	sum := hex.EncodeToString(rd.whole.Sum(nil))
 	po := putObjectOptions(hdr, sum)
 	start := time.Now()
-	_, err := c.core.PutObject(ctx, bucket, key, bytes.NewReader(buf), int64(len(buf)), "", sum, po)
+	body := newPartBody(buf)
+	_, err := c.core.PutObject(ctx, bucket, key, body, int64(len(buf)), "", sum, po)
+	body.release()
 	if err != nil {
 		return Object{}, opErr("put", bucket, key, err)
 	}
@@ -109,6 +244,11 @@ func (c *Client) putResult(bucket, key string, size int64, sum string, hdr map[s
 	return o
 }
 
+// errInputChanged: a file's bytes changed between its pre-hash and its upload.
+var errInputChanged = errors.New("the input file changed while it was being uploaded")
+
+// putMultipart uploads a stream to a staging key and copies it to key with
+// the checksum in its metadata (see the package doc).
 func (c *Client) putMultipart(ctx, upCtx context.Context, cancel context.CancelCauseFunc, bucket, key string, first part, rd *partReader, hdr map[string]string) (Object, error) {
 	start := time.Now()
 	staging := stagingKey(key)
@@ -142,8 +282,10 @@ func (c *Client) putMultipart(ctx, upCtx context.Context, cancel context.CancelC
 				return
 			}
 			sum := sha256.Sum256(p.buf)
-			op, err := c.core.PutObjectPart(upCtx, bucket, staging, uploadID, p.num, bytes.NewReader(p.buf), int64(len(p.buf)),
+			body := newPartBody(p.buf)
+			op, err := c.core.PutObjectPart(upCtx, bucket, staging, uploadID, p.num, body, int64(len(p.buf)),
 				minio.PutObjectPartOptions{Sha256Hex: hex.EncodeToString(sum[:]), DisableContentSha256: true})
+			body.release()
 			if err != nil {
 				cancel(opErr(fmt.Sprintf("put part %d", p.num), bucket, key, err))
 				return
@@ -396,10 +538,17 @@ func (rd *partReader) run(ctx context.Context) {
 	}
 }
 
-// bufPool hands out at most n buffers at once, reusing them (a part buffer
-// is the only large allocation, and reuse keeps the heap, and so the RSS,
-// at n buffers instead of whatever the GC lets pile up).
-type bufPool struct{ free chan []byte }
+// bufPool hands out at most n buffers at once and reuses them. The part
+// buffers are the only large allocations; they come from allocBuf (memory
+// outside the Go heap where the OS allows it), so the garbage collector's
+// target follows the small heap of everything else instead of letting
+// garbage pile up to the size of the buffers: the RSS stays close to
+// part size x concurrency.
+type bufPool struct {
+	free   chan []byte
+	mu     sync.Mutex
+	closed bool
+}
 
 func newBufPool(n int) *bufPool {
 	p := &bufPool{free: make(chan []byte, n)}
@@ -413,7 +562,8 @@ func (p *bufPool) get(ctx context.Context, size int64) ([]byte, error) {
 	select {
 	case b := <-p.free:
 		if int64(cap(b)) < size {
-			b = make([]byte, size)
+			freeBuf(b)
+			b = allocBuf(int(size))
 		}
 		return b[:size], nil
 	case <-ctx.Done():
@@ -421,4 +571,67 @@ func (p *bufPool) get(ctx context.Context, size int64) ([]byte, error) {
 	}
 }
 
-func (p *bufPool) put(b []byte) { p.free <- b }
+// put returns a buffer; after close it is released at once (a reader still
+// blocked in Read when Put returned hands its buffer back late).
+func (p *bufPool) put(b []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		freeBuf(b)
+		return
+	}
+	p.free <- b
+}
+
+// close releases the buffers not in use; those in use are released by put.
+func (p *bufPool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for {
+		select {
+		case b := <-p.free:
+			freeBuf(b)
+		default:
+			return
+		}
+	}
+}
+
+// partBody is a part's request body that stops reading its buffer once
+// released: net/http may still read a request body after RoundTrip has
+// returned (when the server answers early), and the buffer is then reused
+// for the next part, or unmapped.
+type partBody struct {
+	mu   sync.Mutex
+	r    *bytes.Reader
+	dead bool
+}
+
+var errReleased = errors.New("part body read after its request ended")
+
+func newPartBody(b []byte) *partBody { return &partBody{r: bytes.NewReader(b)} }
+
+func (b *partBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dead {
+		return 0, errReleased
+	}
+	return b.r.Read(p)
+}
+
+func (b *partBody) Seek(off int64, whence int) (int64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dead {
+		return 0, errReleased
+	}
+	return b.r.Seek(off, whence)
+}
+
+func (b *partBody) release() {
+	b.mu.Lock()
+	b.dead = true
+	b.mu.Unlock()
+}
