@@ -221,6 +221,9 @@ func (l *Locker) Claim(ctx context.Context, slot time.Time) (*Claim, error) {
 		l.reachable()
 		return nil, err
 	}
+	if ctx.Err() != nil { // go-cron is stopping: that says nothing about etcd
+		return nil, fmt.Errorf("claim slot %s: %w", slotName(slot), context.Cause(ctx))
+	}
 	err = l.describe(err)
 	l.unreachable(err)
 	if l.cfg.FailOpen {
@@ -380,6 +383,9 @@ func first(resp *clientv3.TxnResponse, i int) *mvccpb.KeyValue {
 // and settles a run whose holder's lease has expired.
 func (l *Locker) Refresh(ctx context.Context) error {
 	err := l.refresh(ctx)
+	if err != nil && ctx.Err() != nil {
+		return err
+	}
 	if err != nil {
 		err = l.describe(err)
 		l.unreachable(err)

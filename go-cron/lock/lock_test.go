@@ -601,3 +601,25 @@ func TestClusterOfEtcd34(t *testing.T) {
 		}
 	}
 }
+
+// A claim cut short by go-cron's own shutdown is not an etcd outage.
+func TestCancelledClaimKeepsEtcdReachable(t *testing.T) {
+	srv := startEtcd(t, nil)
+	l := newLocker(t, srv.endpoint, "a")
+	if err := l.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := l.Claim(ctx, t0)
+	var u *Unavailable
+	if err == nil || errors.As(err, &u) {
+		t.Fatalf("claim with a cancelled context: %v", err)
+	}
+	if err := l.Refresh(ctx); err == nil {
+		t.Fatal("refresh with a cancelled context succeeded")
+	}
+	if st := l.State(); !st.Reachable {
+		t.Errorf("etcd reported unreachable after a cancelled claim: %q", st.Reason)
+	}
+}
