@@ -1,9 +1,20 @@
-// Package cli is the es-snapshot command line: it parses flags and calls the packages that do the work.
+// Package cli is the es-snapshot command line: it reads flags and the
+// environment (the container's interface, with the original image's
+// variables), builds an esclient.Client and calls package snapshot. The
+// exit status is decided here, in one place: 0 done, 1 the work failed,
+// 2 usage or configuration.
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"strings"
+	"syscall"
 )
 
 // Version is set at build time with -ldflags "-X cronbox/es-snapshot/cli.Version=...".
@@ -11,6 +22,95 @@ var Version = "dev"
 
 // Main runs es-snapshot with args (without the program name) and returns the exit status.
 func Main(args []string) int {
-	fmt.Fprintln(os.Stderr, "es-snapshot: not implemented yet")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, args, Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})
+}
+
+// Env is what a run sees of the outside world.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+}
+
+// usageError is a usage or configuration mistake: exit status 2.
+type usageError struct{ error }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+const usage = `usage: es-snapshot COMMAND [flags]
+
+Elasticsearch 7-9 / OpenSearch 1-3 snapshots for scheduled jobs.
+
+commands:
+  repo ensure   register the snapshot repository if it is missing or differs, then verify it
+  create        take a snapshot and wait for it; success only if SUCCESS with no failed shard
+  list          list the repository's snapshots
+  prune         delete old snapshots (--keep-last, --max-age), never the newest --min-keep good ones
+  restore       restore a snapshot (default: the latest SUCCESS one)
+  status        show the running snapshots
+
+Run es-snapshot COMMAND --help for its flags. Every flag has an environment
+variable (shown in --help); flags win. Exit status: 0 done, 1 the work
+failed, 2 usage or configuration error.
+`
+
+// Run is Main with its outside world passed in.
+func Run(ctx context.Context, args []string, env Env) int {
+	err := dispatch(ctx, args, env)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errHelp):
+		return 0
+	}
+	fmt.Fprintf(env.Stderr, "es-snapshot: %s\n", oneLine(err.Error()))
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
 	return 1
+}
+
+var errHelp = errors.New("help shown")
+
+func dispatch(ctx context.Context, args []string, env Env) error {
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, usage)
+		return usagef("no command given")
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(env.Stdout, usage)
+		return errHelp
+	case "-version", "--version", "version":
+		fmt.Fprintf(env.Stdout, "es-snapshot %s\n", Version)
+		return errHelp
+	case "repo":
+		if len(args) < 2 || args[1] != "ensure" {
+			return usagef("repo: the only subcommand is `repo ensure`")
+		}
+		return cmdRepoEnsure(ctx, args[2:], env)
+	case "create":
+		return cmdCreate(ctx, args[1:], env)
+	case "list":
+		return cmdList(ctx, args[1:], env)
+	case "prune":
+		return cmdPrune(ctx, args[1:], env)
+	case "restore":
+		return cmdRestore(ctx, args[1:], env)
+	case "status":
+		return cmdStatus(ctx, args[1:], env)
+	}
+	return usagef("unknown command %q (see es-snapshot --help)", args[0])
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func newLogger(w io.Writer, verbose bool) *slog.Logger {
+	lvl := slog.LevelInfo
+	if verbose {
+		lvl = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
 }

@@ -1,0 +1,279 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"cronbox/es-snapshot/esclient"
+	"cronbox/es-snapshot/snapshot"
+)
+
+// flagSet wraps flag.FlagSet so that every flag may come from an
+// environment variable, and remembers which variable fed which flag for
+// error messages.
+type flagSet struct {
+	*flag.FlagSet
+	env       Env
+	errs      []error
+	fromEnv   map[string]string // flag name -> variable that set it
+	postParse []func() error
+}
+
+func newFlagSet(name string, env Env, synopsis string) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), env: env, fromEnv: map[string]string{}}
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "usage: es-snapshot %s\n\nflags (environment variable in brackets):\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// lookup returns the first set variable of names (a NAME_FILE variant is
+// read from its file when secret).
+func (fs *flagSet) lookup(secret bool, names ...string) (string, string, bool) {
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		if secret {
+			if p := fs.env.Getenv(n + "_FILE"); p != "" {
+				b, err := os.ReadFile(p)
+				if err != nil {
+					fs.errs = append(fs.errs, usagef("%s_FILE: %v", n, err))
+					return "", n + "_FILE", false
+				}
+				return strings.TrimRight(string(b), "\r\n"), n + "_FILE", true
+			}
+		}
+		if v := fs.env.Getenv(n); v != "" {
+			return v, n, true
+		}
+	}
+	return "", "", false
+}
+
+func envDoc(names []string, secret bool) string {
+	var parts []string
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		parts = append(parts, "$"+n)
+		if secret {
+			parts = append(parts, "$"+n+"_FILE")
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " [" + strings.Join(parts, ", ") + "]"
+}
+
+func (fs *flagSet) str(p *string, name, def, doc string, vars ...string) {
+	fs.strX(p, name, def, doc, false, vars...)
+}
+
+func (fs *flagSet) secret(p *string, name, doc string, vars ...string) {
+	fs.strX(p, name, "", doc, true, vars...)
+}
+
+func (fs *flagSet) strX(p *string, name, def, doc string, secret bool, vars ...string) {
+	v, from, ok := fs.lookup(secret, vars...)
+	if ok {
+		fs.fromEnv[name] = from
+	}
+	if secret {
+		// Registered with an empty default so --help never prints a secret.
+		fs.StringVar(p, name, "", doc+envDoc(vars, true))
+		if ok {
+			*p = v
+		}
+		return
+	}
+	if ok {
+		def = v
+	}
+	fs.StringVar(p, name, def, doc+envDoc(vars, false))
+}
+
+func (fs *flagSet) boolean(p *bool, name string, def bool, doc string, vars ...string) {
+	if v, from, ok := fs.lookup(false, vars...); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			fs.errs = append(fs.errs, usagef("%s=%q: not a boolean (true/false)", from, v))
+		} else {
+			def = b
+			fs.fromEnv[name] = from
+		}
+	}
+	fs.BoolVar(p, name, def, doc+envDoc(vars, false))
+}
+
+func (fs *flagSet) integer(p *int, name string, def int, doc string, vars ...string) {
+	if v, from, ok := fs.lookup(false, vars...); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			fs.errs = append(fs.errs, usagef("%s=%q: not an integer", from, v))
+		} else {
+			def = n
+			fs.fromEnv[name] = from
+		}
+	}
+	fs.IntVar(p, name, def, doc+envDoc(vars, false))
+}
+
+// age is a duration that also takes days: "30d", "36h", "1h30m".
+type age struct{ d *time.Duration }
+
+func (a age) String() string {
+	if a.d == nil || *a.d == 0 {
+		return "0"
+	}
+	return a.d.String()
+}
+
+func (a age) Set(s string) error {
+	d, err := parseAge(s)
+	if err != nil {
+		return err
+	}
+	*a.d = d
+	return nil
+}
+
+func parseAge(s string) (time.Duration, error) {
+	if strings.HasSuffix(s, "d") {
+		n, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64)
+		if err != nil {
+			return 0, fmt.Errorf("%q: want a duration such as 30d, 12h or 90m", s)
+		}
+		return time.Duration(n * float64(24*time.Hour)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q: want a duration such as 30d, 12h or 90m", s)
+	}
+	return d, nil
+}
+
+func (fs *flagSet) duration(p *time.Duration, name string, def time.Duration, doc string, vars ...string) {
+	*p = def
+	if v, from, ok := fs.lookup(false, vars...); ok {
+		d, err := parseAge(v)
+		if err != nil {
+			fs.errs = append(fs.errs, usagef("%s: %v", from, err))
+		} else {
+			*p = d
+			fs.fromEnv[name] = from
+		}
+	}
+	fs.Var(age{p}, name, doc+envDoc(vars, false))
+}
+
+// parse parses args and reports the first problem as a usage error.
+func (fs *flagSet) parse(args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return errHelp
+		}
+		return usageError{err}
+	}
+	if len(fs.errs) > 0 {
+		return fs.errs[0]
+	}
+	for _, f := range fs.postParse {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// conn is the connection every command needs.
+type conn struct {
+	url, user, password, apiKey, caFile string
+	insecure, verbose                   bool
+	requestTimeout, timeout             time.Duration
+}
+
+func (fs *flagSet) connFlags(c *conn, defaultTimeout time.Duration) {
+	fs.str(&c.url, "url", "http://localhost:9200", "the server's URL", "ES_HOST_URL", "ES_URL")
+	fs.secret(&c.user, "user", "basic auth username", "ES_USERNAME")
+	fs.secret(&c.password, "password", "basic auth password (prefer the environment or --password-file: flags show in ps)", "ES_PASSWORD")
+	var pwFile, keyFile string
+	fs.StringVar(&pwFile, "password-file", "", "read the basic auth password from this file")
+	fs.secret(&c.apiKey, "api-key", "API key, the base64 id:key form (prefer the environment or --api-key-file)", "ES_API_KEY")
+	fs.StringVar(&keyFile, "api-key-file", "", "read the API key from this file")
+	fs.str(&c.caFile, "ca-file", "", "PEM file with the CA(s) that signed the server's certificate", "ES_CA_FILE")
+	fs.boolean(&c.insecure, "insecure-skip-verify", false, "do NOT verify the server's TLS certificate (logged loudly)", "ES_INSECURE_SKIP_VERIFY")
+	fs.duration(&c.requestTimeout, "request-timeout", time.Minute, "deadline of each HTTP request", "ES_REQUEST_TIMEOUT")
+	fs.duration(&c.timeout, "timeout", defaultTimeout, "deadline of the whole command (polls and retries included)", "ES_TIMEOUT")
+	fs.boolean(&c.verbose, "verbose", false, "log every request", "ES_VERBOSE")
+	fs.postParse = append(fs.postParse, func() error {
+		for _, f := range []struct{ file, into *string }{{&pwFile, &c.password}, {&keyFile, &c.apiKey}} {
+			if *f.file == "" {
+				continue
+			}
+			b, err := os.ReadFile(*f.file)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			*f.into = strings.TrimRight(string(b), "\r\n")
+		}
+		return nil
+	})
+}
+
+// client connects to the server and asks what it is.
+func (c *conn) client(ctx context.Context, env Env) (*snapshot.Runner, error) {
+	log := newLogger(env.Stderr, c.verbose)
+	cl, err := esclient.New(esclient.Config{
+		URL: c.url, Username: c.user, Password: c.password, APIKey: c.apiKey,
+		CAFile: c.caFile, InsecureSkipVerify: c.insecure, RequestTimeout: c.requestTimeout, Logger: log,
+	})
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	v, err := cl.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reach %s: %w", cl.Host(), err)
+	}
+	if !v.Supported() {
+		log.Warn("server version not in the tested range (Elasticsearch 7-9, OpenSearch 1-3); going on", "server", v.String())
+	}
+	log.Debug("server", "url", cl.Host(), "version", v.String())
+	return &snapshot.Runner{Client: cl, Version: v, Log: log, Progress: env.Stderr}, nil
+}
+
+// naming flags shared by create, prune and restore.
+type naming struct{ name, pattern string }
+
+func (fs *flagSet) namingFlags(n *naming) {
+	fs.str(&n.name, "name", "snapshot", "the name part of snapshot names ({name} in the pattern)", "ES_SNAPSHOTNAME")
+	fs.str(&n.pattern, "pattern", snapshot.DefaultPattern, "snapshot name pattern, in UTC: %Y %m %d %H %M %S {name}; prune and restore touch only names it matches", "ES_SNAPSHOT_PATTERN")
+}
+
+func (n naming) namer() (*snapshot.Namer, error) {
+	nm, err := snapshot.NewNamer(n.pattern, n.name)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return nm, nil
+}
+
+func (fs *flagSet) repoFlag(p *string) {
+	fs.str(p, "repository", "", "the snapshot repository (required)", "ES_REPOSITORY")
+}
+
+func needRepo(repo string) error {
+	if repo == "" {
+		return usagef("no repository: set --repository or ES_REPOSITORY")
+	}
+	return nil
+}
