@@ -417,8 +417,10 @@ func (c *Client) copyWithMetadata(ctx context.Context, bucket, src, dst string, 
 	return err
 }
 
-// allowedHeader says whether a header may be stored with an object.
-func allowedHeader(k string) bool {
+// AllowedHeader says whether a header (any case) may be stored with an
+// object through PutOptions.Headers.
+func AllowedHeader(name string) bool {
+	k := strings.ToLower(strings.TrimSpace(name))
 	switch k {
 	case "content-type", "cache-control", "content-disposition", "content-encoding", "content-language", "expires",
 		"x-amz-acl", "x-amz-storage-class", "x-amz-website-redirect-location":
@@ -432,7 +434,7 @@ func objectHeaders(opts PutOptions) (map[string]string, error) {
 	h := map[string]string{}
 	for k, v := range opts.Headers {
 		lk := strings.ToLower(strings.TrimSpace(k))
-		if !allowedHeader(lk) {
+		if !AllowedHeader(lk) {
 			return nil, fmt.Errorf("header %q cannot be stored with an object", k)
 		}
 		h[lk] = strings.TrimSpace(v)
