@@ -7,7 +7,9 @@ package subst
 
 import (
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/a8m/envsubst/parse"
 )
@@ -101,4 +103,60 @@ func TestAgreesWithEnvsubstOnFlatForms(t *testing.T) {
 	if n < 30 {
 		t.Fatalf("only %d cases compared", n)
 	}
+}
+
+// FuzzAgainstEnvsubst builds, from any input, a template of the flat forms
+// a8m gets right (${V}, ${V:-d}, ${V-d} with literal defaults; no other $ or
+// \) and checks that we render it exactly as a8m does.
+func FuzzAgainstEnvsubst(f *testing.F) {
+	f.Add([]byte("a\x00b\x01c\x02d"))
+	f.Add([]byte("\x00\x04\x08\x0c\x10xyz"))
+	const text = "abcXYZ019 {=.:/-_\n\t"
+	const lit = "abz09 :/.-_"
+	names := []string{"SET", "EMPTY", "NOPE"}
+	ops := []string{"}", ":-", "-"}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var b strings.Builder
+		for i := 0; i < len(in); i++ {
+			c := in[i]
+			if c%4 != 0 {
+				b.WriteByte(text[int(c)%len(text)])
+				continue
+			}
+			name := names[int(c/4)%len(names)]
+			op := ops[int(c/12)%len(ops)]
+			if op == "}" && name == "NOPE" {
+				name = "SET" // an unset ${V} is an error for us, "" for a8m
+			}
+			b.WriteString("${" + name + op)
+			if op != "}" {
+				for i+1 < len(in) && in[i+1]%4 != 0 && in[i+1]%7 != 0 {
+					i++
+					b.WriteByte(lit[int(in[i])%len(lit)])
+				}
+				b.WriteByte('}')
+			}
+		}
+		s := b.String()
+		type res struct {
+			s   string
+			err error
+		}
+		ch := make(chan res, 1)
+		go func() { s, err := a8m(t, s, parse.Relaxed); ch <- res{s, err} }()
+		var want string
+		var err error
+		select {
+		case r := <-ch:
+			want, err = r.s, r.err
+		case <-time.After(3 * time.Second):
+			t.Fatalf("a8m hangs on %q", s)
+		}
+		if err != nil {
+			t.Fatalf("a8m %q: %v", s, err)
+		}
+		if got, err := ours(t, s); err != nil || got != want {
+			t.Fatalf("%q: ours %q (%v), a8m %q", s, got, err, want)
+		}
+	})
 }
