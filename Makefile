@@ -28,11 +28,13 @@ test: deps build
 	$(GO) test -race -count=1 -timeout 45m cronbox/...
 	$(MAKE) --no-print-directory fuzz
 
-# Bounded fuzzing of ep's template parser (about 35 s with the build; its seed
-# corpus in envplate/subst/testdata/fuzz also runs in every `go test`).
-FUZZTIME ?= 20s
+# Bounded fuzzing of ep's template parser, and of it against a8m/envsubst
+# (about 35 s with the build; the seed corpora in envplate/subst/testdata/fuzz
+# also run in every `go test`).
+FUZZTIME ?= 15s
 fuzz:
 	cd envplate && $(GO) test -run='^$$' -fuzz='^FuzzTemplate$$' -fuzztime=$(FUZZTIME) ./subst/
+	cd envplate && $(GO) test -run='^$$' -fuzz='^FuzzAgainstEnvsubst$$' -fuzztime=$(FUZZTIME) ./subst/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
