@@ -122,14 +122,27 @@ func oneLine(err error) string {
 }
 
 func dispatch(ctx context.Context, args []string, stdin *os.File, stdout io.Writer, stderr *os.File, getenv func(string) string) error {
-	// s3gof3r allowed global flags before the command: find the command
-	// among the words that are not flag values.
+	// s3gof3r allowed global flags before the command: the command is the
+	// first word that is neither a flag nor a flag's value.
 	cmd, rest := "", args
-	for i, a := range args {
-		if a == "put" || a == "get" || a == "cp" || a == "rm" {
-			cmd, rest = a, append(append([]string{}, args[:i]...), args[i+1:]...)
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
 			break
 		}
+		if strings.HasPrefix(a, "-") && len(a) > 1 {
+			if takesSeparateValue(a) {
+				i++
+			}
+			continue
+		}
+		cmd, rest = a, append(append([]string{}, args[:i]...), args[i+1:]...)
+		break
+	}
+	switch cmd {
+	case "put", "get", "cp", "rm", "":
+	default:
+		return usagef("unknown command %q: want put, get, cp or rm", cmd)
 	}
 	o, err := parseFlags(rest)
 	if err != nil {
@@ -144,9 +157,6 @@ func dispatch(ctx context.Context, args []string, stdin *os.File, stdout io.Writ
 		return nil
 	}
 	if cmd == "" {
-		if len(o.args) > 0 {
-			return usagef("unknown command %q: want put, get, cp or rm", o.args[0])
-		}
 		return usagef("no command: want put, get, cp or rm")
 	}
 	if o.md5 && o.noMD5 {

@@ -188,3 +188,17 @@ func parseFlags(args []string) (*options, error) {
 	}
 	return o, nil
 }
+
+// takesSeparateValue says whether flag word a is followed by its value as
+// the next word (-b bucket, --bucket bucket; not -bbucket or --bucket=b).
+func takesSeparateValue(a string) bool {
+	for _, f := range flagSpecs {
+		if !f.takesValue {
+			continue
+		}
+		if a == "--"+f.long || (f.short != "" && a == "-"+f.short) {
+			return true
+		}
+	}
+	return false
+}

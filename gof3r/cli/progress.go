@@ -15,7 +15,6 @@ type progress struct {
 	start time.Time
 	last  time.Time
 	bytes int64
-	shown bool
 }
 
 func (j *job) newProgress(op string) *progress {
@@ -42,7 +41,6 @@ func (p *progress) print() {
 		rate = float64(p.bytes) / secs / (1 << 20)
 	}
 	fmt.Fprintf(p.j.stderr, "\r%s %.1f MiB  %.1f MiB/s ", p.op, float64(p.bytes)/(1<<20), rate)
-	p.shown = true
 }
 
 func (p *progress) done() {
