@@ -216,6 +216,20 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	c.opt.Log, c.opt.Stdout = log, stdout
 
+	// Find the command first, so a typo in it changes no file.
+	runCommand := len(c.command) > 0 && !c.opt.DryRun
+	path := ""
+	if runCommand {
+		path = c.command[0]
+		if !strings.Contains(path, "/") {
+			// Looked up in the environment ep was given, as the shell would.
+			if path, err = lookPath(path, getenv("PATH")); err != nil {
+				fmt.Fprintf(stderr, "ep: command %q: %v (no file was changed)\n", c.command[0], err)
+				return 2
+			}
+		}
+	}
+
 	var lookup subst.Lookup = env
 	if len(c.etcd) > 0 {
 		log.Info("reading variables from etcd", "endpoints", strings.Join(c.etcd, ","), "prefix", c.etcdPrefix, "timeout", c.etcdTimeout)
@@ -230,19 +244,6 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		}
 	}
 
-	// Find the command first, so a typo in it changes no file.
-	path := ""
-	if len(c.command) > 0 && !c.opt.DryRun {
-		path = c.command[0]
-		if !strings.Contains(path, "/") {
-			// Looked up in the environment ep was given, as the shell would.
-			if path, err = lookPath(path, getenv("PATH")); err != nil {
-				fmt.Fprintf(stderr, "ep: command %q: %v (no file was changed)\n", c.command[0], err)
-				return 2
-			}
-		}
-	}
-
 	if err := rewrite.Apply(ctx, c.globs, lookup, c.opt); err != nil {
 		msg := strings.ReplaceAll(err.Error(), "\n", "; ")
 		if configOnly(err) {
@@ -252,7 +253,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		fmt.Fprintf(stderr, "ep: %s\n", msg)
 		return 1
 	}
-	if path == "" {
+	if !runCommand {
 		return 0
 	}
 	err = execve(path, c.command, environ)
