@@ -64,7 +64,7 @@ type Config struct {
 
 const (
 	minPartSize      = 5 << 20
-	defaultPartSize  = 8 << 20
+	defaultPartSize  = 5 << 20
 	maxPartSize      = 5 << 30
 	maxParts         = 10000
 	partsPerDoubling = 1000
