@@ -241,7 +241,7 @@ func (l *Locker) claim(ctx context.Context, slot time.Time) (*Claim, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
 	defer cancel()
 	ttl := int(l.cfg.TTL / time.Second)
-	grant, err := cli.Grant(ctx, int64(ttl))
+	grant, err := l.grant(ctx, cli, int64(ttl))
 	if err != nil {
 		return nil, fmt.Errorf("grant lease: %w", err)
 	}
@@ -303,6 +303,26 @@ func (l *Locker) claim(ctx context.Context, slot time.Time) (*Claim, error) {
 		// The run in progress ended (or was settled) meanwhile: try again.
 	}
 	return nil, fmt.Errorf("claim slot %s: the lock kept changing hands", slotName(slot))
+}
+
+// grant asks for a lease in attempts of a third of the timeout: a request
+// that a follower forwarded to a leader which has just died waits out its
+// whole deadline, while a new attempt reaches the newly elected leader (a
+// 3-member etcd 3.4 elects one in about its election timeout).
+func (l *Locker) grant(ctx context.Context, cli *clientv3.Client, ttl int64) (*clientv3.LeaseGrantResponse, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, l.cfg.Timeout/3)
+		g, err := cli.Grant(actx, ttl)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return g, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // skipOverlap records slot as skipped because another slot is running, so
