@@ -54,7 +54,7 @@ endpoint="http://127.0.0.1:$port"
 
 head -c "$bytes" /dev/urandom >"$work/data"
 
-printf '\n%s MiB object, versitygw %s, %s cores, load %s\n\n' "$mib" "$(versitygw --version 2>/dev/null | head -1 | tr -s ' ' | cut -c1-40)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '\n%s MiB object, versitygw v1.8.0 (posix) on loopback, %s cores, load %s\n\n' "$mib" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '| %-44s | %-3s | %8s | %8s | %12s | %s\n' tool op time MB/s "peak RSS" note
 printf '|%s|%s|%s|%s|%s|%s\n' "$(printf -- '-%.0s' {1..46})" ----- ---------- ---------- -------------- ------
 
@@ -82,7 +82,7 @@ row() {
 gof3r=$work/gof3r
 row "cronbox gof3r (-p file)" put /dev/null /dev/null "$gof3r" put -b "$bucket" -k file --endpoint "$endpoint" -p "$work/data"
 row "cronbox gof3r (stdin pipe, unknown size)" put pipe /dev/null "$gof3r" put -b "$bucket" -k pipe --endpoint "$endpoint"
-row "cronbox gof3r (stdin pipe, -c 3)" put pipe /dev/null "$gof3r" put -b "$bucket" -k pipe3 --endpoint "$endpoint" -c 3
+row "cronbox gof3r (stdin pipe, -c 4)" put pipe /dev/null "$gof3r" put -b "$bucket" -k pipe4 --endpoint "$endpoint" -c 4
 if [ -n "$have_s5cmd" ]; then
 	row "s5cmd v2.3.0 (cp file)" put /dev/null /dev/null "$work/bin-s5cmd" --endpoint-url "$endpoint" cp "$work/data" "s3://$bucket/s5cmd"
 fi

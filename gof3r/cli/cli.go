@@ -41,7 +41,7 @@ Options (every command):
       --addressing MODE    auto (path-style for an IP, a host:port or a dotted bucket;
                            virtual-hosted otherwise), path or virtual ($AWS_S3_ADDRESSING)
       --path-style         same as --addressing path
-  -c, --concurrency N      parts in flight at once (default 4)
+  -c, --concurrency N      parts in flight at once (default 3)
   -s, --partsize BYTES     first part size, e.g. 5MiB (default 5 MiB, the least S3 allows);
                            parts double every 1,000 parts so a stream fits S3's 10,000 parts
       --retries N          tries per request for 5xx, resets and timeouts, with backoff
@@ -66,7 +66,7 @@ get, cp from S3:
                            written by gof3r) instead of refusing it
 
 Memory: a stream from a pipe holds at most part size x concurrency bytes of part
-buffers (5 MiB x 4 = 20 MiB by default), plus about 10 MB for the program; a regular
+buffers (5 MiB x 3 = 15 MiB by default), plus about 12 MB for the program; a regular
 file (-p FILE, or stdin redirected from a file) and get need no part buffers.
 
 Integrity: put stores the SHA-256 of the whole object as x-amz-meta-sha256 and get

@@ -368,3 +368,16 @@ func TestEndpointAndCredentialForms(t *testing.T) {
 	}
 	assertEmpty(t, srv, b)
 }
+
+func TestProgressOnRequest(t *testing.T) {
+	srv := testkit.Versitygw(t)
+	b := srv.Bucket(t, "progress")
+	r := gof3r(t, srv.Env(), newStream(2*part, 5), "put", "-b", b, "-k", "k", "--progress")
+	if r.code != 0 || !strings.Contains(r.stderr, "put 10.0 MiB") || !strings.Contains(r.stderr, "MiB/s") {
+		t.Fatalf("put --progress: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = gof3r(t, srv.Env(), nil, "get", "-b", b, "-k", "k")
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("get without a terminal: exit %d, stderr %q; want silence", r.code, r.stderr)
+	}
+}

@@ -37,7 +37,7 @@ type Config struct {
 	// MiB, the least S3 allows). It doubles every 1,000 parts so that a stream of
 	// unknown size fits in S3's 10,000 parts (about 5 TiB from 5 MiB).
 	PartSize int64
-	// Concurrency is how many parts are in flight at once (default 4). Put
+	// Concurrency is how many parts are in flight at once (default 3). Put
 	// holds at most Concurrency part buffers: memory is bounded by
 	// PartSize x Concurrency.
 	Concurrency int
@@ -90,7 +90,7 @@ func (c Config) withDefaults() Config {
 		c.PartSize = maxPartSize
 	}
 	if c.Concurrency <= 0 {
-		c.Concurrency = 4
+		c.Concurrency = 3
 	}
 	if c.MaxRetries <= 0 {
 		c.MaxRetries = 5
