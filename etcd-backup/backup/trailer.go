@@ -3,6 +3,7 @@ package backup
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,7 +29,8 @@ const trailerSize = sha256.Size
 type TrailerReader struct {
 	r     io.Reader
 	db    hash.Hash // SHA-256 of the bytes known not to be the trailer
-	whole hash.Hash // SHA-256 of everything, or nil
+	wantWhole bool
+	whole     []byte // SHA-256 of everything, once checked and if asked for
 	buf   []byte
 	n     int // valid bytes in buf
 	off   int // bytes of buf already returned
@@ -40,11 +42,7 @@ type TrailerReader struct {
 
 // NewTrailerReader wraps r; wholeHash asks for the SHA-256 of the whole stream too.
 func NewTrailerReader(r io.Reader, wholeHash bool) *TrailerReader {
-	t := &TrailerReader{r: r, db: sha256.New(), buf: make([]byte, 256<<10)}
-	if wholeHash {
-		t.whole = sha256.New()
-	}
-	return t
+	return &TrailerReader{r: r, db: sha256.New(), buf: make([]byte, 256<<10), wantWhole: wholeHash}
 }
 
 func (t *TrailerReader) Read(p []byte) (int, error) {
@@ -59,9 +57,6 @@ func (t *TrailerReader) Read(p []byte) (int, error) {
 		}
 		if avail := limit - t.off; avail > 0 {
 			k := copy(p, t.buf[t.off:limit])
-			if t.whole != nil {
-				t.whole.Write(t.buf[t.off : t.off+k])
-			}
 			t.off += k
 			return k, nil
 		}
@@ -105,6 +100,21 @@ func (t *TrailerReader) check() error {
 		t.hashd = limit
 	}
 	want := t.buf[t.n-trailerSize : t.n]
+	if t.wantWhole {
+		// SHA-256 is a streaming hash: the whole stream's sum is the
+		// database's state continued with the trailer, so one pass over
+		// the data gives both.
+		state, err := t.db.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			return err
+		}
+		w := sha256.New()
+		if err := w.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+			return err
+		}
+		w.Write(want)
+		t.whole = w.Sum(nil)
+	}
 	got := t.db.Sum(nil)
 	if !bytes.Equal(got, want) {
 		return fmt.Errorf("%w: trailer says %x, the %d bytes before it hash to %x", ErrTrailer, want, t.size-trailerSize, got)
@@ -126,5 +136,5 @@ func (t *TrailerReader) SHA256() string {
 	if t.whole == nil {
 		return ""
 	}
-	return hex.EncodeToString(t.whole.Sum(nil))
+	return hex.EncodeToString(t.whole)
 }

@@ -323,7 +323,7 @@ func parseSize(s string) (int64, error) {
 type s3Flags struct{ partSize, concurrency string }
 
 func (s *s3Flags) define(f *flags) {
-	f.str(&s.partSize, "s3-part-size", "8M", "S3 multipart part size; memory is part size x concurrency", "ETCD_BACKUP_S3_PART_SIZE")
+	f.str(&s.partSize, "s3-part-size", "6M", "S3 multipart part size; memory is part size x concurrency", "ETCD_BACKUP_S3_PART_SIZE")
 	f.str(&s.concurrency, "s3-concurrency", "3", "S3 parts in flight", "ETCD_BACKUP_S3_CONCURRENCY")
 }
 
@@ -346,8 +346,12 @@ func (s *s3Flags) store(env Env, f *flags, log *slog.Logger) (backup.Store, erro
 	return backup.S3Store{C: c}, nil
 }
 
-func newLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+func newLogger(w io.Writer, getenv func(string) string) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(getenv("ETCD_BACKUP_LOG_LEVEL"))); err != nil {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 func printJSON(w io.Writer, v any) {

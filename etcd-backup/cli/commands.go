@@ -67,7 +67,7 @@ func runSave(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	s := &backup.Saver{Log: newLogger(env.Stderr), Conn: cfg, Stdout: env.Stdout, Now: env.Now}
+	s := &backup.Saver{Log: newLogger(env.Stderr, env.Getenv), Conn: cfg, Stdout: env.Stdout, Now: env.Now}
 	if s.Progress, err = parseDuration(progress); err != nil {
 		return usagef("%s: %v", f.origin("progress"), err)
 	}
@@ -98,7 +98,7 @@ func runSave(ctx context.Context, args []string, env Env) error {
 func fetcher(src backup.Location, s3f *s3Flags, env Env, f *flags) (*backup.Fetcher, error) {
 	fe := &backup.Fetcher{Stdin: env.Stdin}
 	if src.Kind == backup.S3 {
-		st, err := s3f.store(env, f, newLogger(env.Stderr))
+		st, err := s3f.store(env, f, newLogger(env.Stderr, env.Getenv))
 		if err != nil {
 			return nil, err
 		}
@@ -243,7 +243,7 @@ func runDump(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(env.Stderr)
+	log := newLogger(env.Stderr, env.Getenv)
 	members, errs := cfg.Healthy(ctx)
 	if len(members) == 0 {
 		return fmt.Errorf("no healthy etcd member: %w", errors.Join(errs...))
@@ -356,7 +356,7 @@ func runLoad(ctx context.Context, args []string, env Env) error {
 		defer fh.Close()
 		r = fh
 	case backup.S3:
-		store, err := s3f.store(env, f, newLogger(env.Stderr))
+		store, err := s3f.store(env, f, newLogger(env.Stderr, env.Getenv))
 		if err != nil {
 			return err
 		}
@@ -387,7 +387,7 @@ func runLoad(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return fmt.Errorf("etcd %s: load %s: %w", members[0].Endpoint, src, err)
 	}
-	newLogger(env.Stderr).Info("dump loaded", "source", src.String(), "keys", st.Keys, "revision", st.Revision)
+	newLogger(env.Stderr, env.Getenv).Info("dump loaded", "source", src.String(), "keys", st.Keys, "revision", st.Revision)
 	return nil
 }
 
@@ -440,7 +440,7 @@ func runPrune(ctx context.Context, args []string, env Env) error {
 	if err := o.Validate(); err != nil {
 		return usageError{err}
 	}
-	store, err := s3f.store(env, f, newLogger(env.Stderr))
+	store, err := s3f.store(env, f, newLogger(env.Stderr, env.Getenv))
 	if err != nil {
 		return err
 	}

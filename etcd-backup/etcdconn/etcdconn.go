@@ -20,6 +20,7 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -116,6 +117,10 @@ func (c Config) Connect(ctx context.Context, endpoint string) (*clientv3.Client,
 		Context:              ctx,
 		Logger:               zap.NewNop(),
 		MaxCallRecvMsgSize:   64 << 20,
+		// A fixed flow-control window turns off gRPC's BDP estimation, which
+		// otherwise grows the window to 16 MiB and buffers that much of a
+		// snapshot whenever the destination is slower than etcd.
+		DialOptions: []grpc.DialOption{grpc.WithInitialWindowSize(1 << 20), grpc.WithInitialConnWindowSize(1 << 20)},
 	})
 	if err != nil {
 		return nil, Describe(endpoint, err)
