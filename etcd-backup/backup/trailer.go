@@ -27,17 +27,17 @@ const trailerSize = sha256.Size
 // snapshot that does not check. It also counts the bytes and, optionally,
 // hashes the whole stream (our own SHA-256 of the object).
 type TrailerReader struct {
-	r     io.Reader
-	db    hash.Hash // SHA-256 of the bytes known not to be the trailer
+	r         io.Reader
+	db        hash.Hash // SHA-256 of the bytes known not to be the trailer
 	wantWhole bool
 	whole     []byte // SHA-256 of everything, once checked and if asked for
-	buf   []byte
-	n     int // valid bytes in buf
-	off   int // bytes of buf already returned
-	hashd int // bytes of buf already fed to db
-	size  int64
-	eof   bool
-	err   error // final error once the trailer was checked (io.EOF when it matched)
+	buf       []byte
+	n         int // valid bytes in buf
+	off       int // bytes of buf already returned
+	hashd     int // bytes of buf already fed to db
+	size      int64
+	eof       bool
+	err       error // final error once the trailer was checked (io.EOF when it matched)
 }
 
 // NewTrailerReader wraps r; wholeHash asks for the SHA-256 of the whole stream too.
