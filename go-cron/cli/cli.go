@@ -71,6 +71,7 @@ type options struct {
 	logFormat  string
 	logLevel   string
 	version    bool
+	dashed     bool // the positional arguments came after "--"
 }
 
 // usageError is a usage or configuration error: exit status 2.
@@ -184,7 +185,13 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return nil, nil, usagef("--log-format %q: want text or json", o.logFormat)
 	}
-	return o, fs.Args(), nil
+	rest := fs.Args()
+	// flag swallows a "--" that ends the flags; after it comes the command
+	// alone (the schedule is in -s or the environment).
+	if i := len(args) - len(rest); i > 0 && args[i-1] == "--" {
+		o.dashed = true
+	}
+	return o, rest, nil
 }
 
 // splitArgs finds the schedule and the command in the positional arguments.
@@ -208,6 +215,8 @@ func splitArgs(o *options, args, environ []string) (sched, schedFrom string, com
 	switch {
 	case o.schedule != "":
 		sched, schedFrom, command = o.schedule, "-s", strip(args)
+	case o.dashed:
+		sched, schedFrom, command = envSched, envName, args
 	case len(args) >= 2 && args[1] == "--":
 		sched, schedFrom, command = args[0], "argument", args[2:]
 	case o.once:
@@ -335,7 +344,7 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 		Timeout: o.timeout, Grace: o.grace, PipeWait: o.pipeWait,
 		Redactor: red, Guard: rp, Log: log,
 	}
-	job := func(ctx context.Context, slot time.Time) bool {
+	job := func(ctx context.Context, slot time.Time) run.Result {
 		log.Info("run starting", "slot", slot.Format(time.RFC3339), "command", strings.Join(command, " "))
 		r := run.Run(ctx, rc, st.Started)
 		st.Finished(r)
@@ -354,7 +363,7 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 		} else {
 			log.Warn("run failed", attrs...)
 		}
-		return r.OK()
+		return r
 	}
 
 	if o.once {

@@ -8,11 +8,13 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
 
+	"cronbox/go-cron/run"
 	"cronbox/go-cron/schedule"
 )
 
@@ -31,13 +33,14 @@ func (RealClock) Now() time.Time { return time.Now() }
 // After is time.After.
 func (RealClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// Gate is consulted before every run. Enter returns nil to let the run of
-// slot go ahead, then Leave is called when it has finished with its outcome
-// (ok). An error skips the slot; a *Skip error names the reason counted in
-// the status ("held": another go-cron holds the lock for this slot).
+// Gate is consulted before every run: Enter decides whether this process
+// may run slot (the schedule's instant, never the clock reading at which it
+// fired). A nil error lets the run go ahead, and leave is then called once
+// with the run's result when it has finished (the place to record it). An
+// error skips the slot; a *Skip names the reason counted in the status
+// ("held": another go-cron holds the lock for this slot).
 type Gate interface {
-	Enter(ctx context.Context, slot time.Time) error
-	Leave(ctx context.Context, slot time.Time, ok bool)
+	Enter(ctx context.Context, slot time.Time) (leave func(ctx context.Context, r run.Result), err error)
 }
 
 // Skip is a Gate's refusal.
@@ -48,8 +51,8 @@ type Skip struct {
 
 func (s *Skip) Error() string { return "skipped: " + s.Reason + ": " + s.Detail }
 
-// Job runs one slot and reports whether it succeeded.
-type Job func(ctx context.Context, slot time.Time) (ok bool)
+// Job runs one slot.
+type Job func(ctx context.Context, slot time.Time) run.Result
 
 // Observer hears what the scheduler decides.
 type Observer interface {
@@ -170,24 +173,28 @@ func (s *Scheduler) fire(ctx context.Context, slot time.Time) {
 			case <-s.cfg.Clock.After(rand.N(s.cfg.Jitter)):
 			}
 		}
+		leave := func(context.Context, run.Result) {}
 		if g := s.cfg.Gate; g != nil {
-			if err := g.Enter(ctx, slot); err != nil {
+			var err error
+			if leave, err = g.Enter(ctx, slot); err != nil {
 				reason, detail := "gate", err.Error()
-				if sk, ok := err.(*Skip); ok {
+				var sk *Skip
+				if errors.As(err, &sk) {
 					reason, detail = sk.Reason, sk.Detail
 				}
 				s.skip(slot, reason, detail)
 				return
 			}
-			ok := s.cfg.Job(ctx, slot)
-			// The run is over even when go-cron is stopping: tell the gate
-			// with a context of its own.
-			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			g.Leave(lctx, slot, ok)
-			cancel()
-			return
 		}
-		s.cfg.Job(ctx, slot)
+		if leave == nil {
+			leave = func(context.Context, run.Result) {}
+		}
+		r := s.cfg.Job(ctx, slot)
+		// The run is over even when go-cron is stopping: the gate hears of
+		// it with a context of its own.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		leave(lctx, r)
+		cancel()
 	}()
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"cronbox/go-cron/run"
 	"cronbox/go-cron/schedule"
 	"cronbox/testkit"
 )
@@ -65,19 +66,17 @@ type gate struct {
 	left   []bool
 }
 
-func (g *gate) Enter(_ context.Context, slot time.Time) error {
+func (g *gate) Enter(_ context.Context, slot time.Time) (func(context.Context, run.Result), error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.refuse[slot] {
-		return &Skip{Reason: "held", Detail: "held by other"}
+		return nil, &Skip{Reason: "held", Detail: "held by other"}
 	}
-	return nil
-}
-
-func (g *gate) Leave(_ context.Context, _ time.Time, ok bool) {
-	g.mu.Lock()
-	g.left = append(g.left, ok)
-	g.mu.Unlock()
+	return func(_ context.Context, r run.Result) {
+		g.mu.Lock()
+		g.left = append(g.left, r.OK())
+		g.mu.Unlock()
+	}, nil
 }
 
 func TestOverlapAndGate(t *testing.T) {
@@ -93,14 +92,14 @@ func TestOverlapAndGate(t *testing.T) {
 		release := make(chan struct{})
 		var mu sync.Mutex
 		var ran []time.Time
-		job := func(ctx context.Context, slot time.Time) bool {
+		job := func(ctx context.Context, slot time.Time) run.Result {
 			mu.Lock()
 			ran = append(ran, slot)
 			mu.Unlock()
 			if slot.Second() == 1 {
 				<-release // the first run lasts over the next two slots
 			}
-			return true
+			return run.Result{}
 		}
 		s := New(Config{Schedule: sched, Job: job, Clock: clock, Overlap: overlap, Gate: g, Observer: obs})
 		ctx, cancel := context.WithCancel(context.Background())
