@@ -69,6 +69,9 @@ var (
 type Client struct {
 	cfg  Config
 	core minio.Core
+	// copyLimit is the largest object copied with one CopyObject (S3: 5
+	// GiB); tests lower it to reach the multipart copy.
+	copyLimit int64
 }
 
 // New checks cfg and returns a client; it does not contact the server.

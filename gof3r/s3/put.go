@@ -3,6 +3,7 @@ package s3
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -119,7 +120,7 @@ func (c *Client) putFile(ctx context.Context, bucket, key string, f fileSource, 
 	sum := hex.EncodeToString(whole.Sum(nil))
 	hashed := time.Since(start)
 
-	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ResponseTimeout)
+	sctx, scancel := c.cleanupContext(ctx)
 	uploadID, err := c.core.NewMultipartUpload(sctx, bucket, key, putObjectOptions(hdr, sum))
 	scancel()
 	if err != nil {
@@ -127,7 +128,7 @@ func (c *Client) putFile(ctx context.Context, bucket, key string, f fileSource, 
 	}
 	log := c.cfg.Logger.With("bucket", bucket, "key", key)
 	abort := func() {
-		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ResponseTimeout)
+		cctx, ccancel := c.cleanupContext(ctx)
 		defer ccancel()
 		if err := c.abort(cctx, bucket, key, uploadID); err != nil {
 			log.Warn("s3 could not abort multipart upload", "upload_id", uploadID, "err", err)
@@ -256,7 +257,7 @@ func (c *Client) putMultipart(ctx, upCtx context.Context, cancel context.CancelC
 	// Started without ctx's cancellation: a request cancelled in flight
 	// may still create the upload on the server, and then we would not
 	// know its ID to abort it.
-	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ResponseTimeout)
+	sctx, scancel := c.cleanupContext(ctx)
 	uploadID, err := c.core.NewMultipartUpload(sctx, bucket, staging, po)
 	scancel()
 	if err != nil {
@@ -314,7 +315,7 @@ loop:
 	wg.Wait()
 
 	cleanup := func(completed bool) {
-		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ResponseTimeout)
+		cctx, ccancel := c.cleanupContext(ctx)
 		defer ccancel()
 		if completed {
 			if err := c.core.RemoveObject(cctx, bucket, staging, minio.RemoveObjectOptions{}); err != nil {
@@ -383,10 +384,11 @@ func (c *Client) abort(ctx context.Context, bucket, key, uploadID string) error 
 }
 
 // copyWithMetadata copies src to dst in one bucket, replacing the metadata
-// with hdr plus the checksum: a single CopyObject up to 5 GiB, a multipart
-// copy beyond.
+// with hdr plus the checksum: a single CopyObject up to 5 GiB (S3's limit
+// for it), a multipart copy of up to 1 GiB ranges beyond.
 func (c *Client) copyWithMetadata(ctx context.Context, bucket, src, dst string, size int64, hdr map[string]string, sum string) error {
-	if size <= maxPartSize {
+	limit := cmp.Or(c.copyLimit, maxPartSize)
+	if size <= limit {
 		h := map[string]string{"x-amz-metadata-directive": "REPLACE", "x-amz-meta-" + MetaSHA256: sum}
 		if hdr["content-type"] == "" {
 			h["content-type"] = "application/octet-stream"
@@ -401,20 +403,30 @@ func (c *Client) copyWithMetadata(ctx context.Context, bucket, src, dst string, 
 	if err != nil {
 		return err
 	}
-	step := max(int64(1<<30), (size+maxParts-1)/maxParts)
+	step := min(max(min(limit, 1<<30), (size+maxParts-1)/maxParts), maxPartSize)
 	var parts []minio.CompletePart
 	for off, n := int64(0), 1; off < size; off, n = off+step, n+1 {
 		p, err := c.core.CopyObjectPart(ctx, bucket, src, bucket, dst, id, n, off, min(step, size-off), nil)
-		if err != nil {
-			cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ResponseTimeout)
-			_ = c.core.AbortMultipartUpload(cctx, bucket, dst, id)
-			ccancel()
-			return err
+		if err == nil {
+			parts = append(parts, p)
+			continue
 		}
-		parts = append(parts, p)
+		cctx, ccancel := c.cleanupContext(ctx)
+		defer ccancel()
+		if aerr := c.abort(cctx, bucket, dst, id); aerr != nil {
+			c.cfg.Logger.Warn("s3 could not abort multipart copy", "upload_id", id, "err", aerr)
+		}
+		return err
 	}
 	_, err = c.core.CompleteMultipartUpload(ctx, bucket, dst, id, parts, minio.PutObjectOptions{})
 	return err
+}
+
+// cleanupContext is for aborting and removing after a failure or a
+// cancellation: it outlives ctx's cancellation, but not by more than 30 s
+// (a stopping container gets little more before SIGKILL).
+func (c *Client) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), min(c.cfg.ResponseTimeout, 30*time.Second))
 }
 
 // AllowedHeader says whether a header (any case) may be stored with an

@@ -191,6 +191,12 @@ func TestErrorsNameTheObjectAndServerCode(t *testing.T) {
 	if !errors.Is(err, s3.ErrNotFound) {
 		t.Fatalf("missing key: %v", err)
 	}
+	if _, err = c.Stat(ctx, b, "missing"); !errors.Is(err, s3.ErrNotFound) {
+		t.Fatalf("stat of a missing key: %v", err)
+	}
+	if _, err = c.List(ctx, "no-such-bucket", ""); !errors.Is(err, s3.ErrNotFound) {
+		t.Fatalf("list of a missing bucket: %v", err)
+	}
 	bad, _ := s3.New(s3.Config{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: "wrong-secret"})
 	_, err = bad.Put(ctx, b, "k", bytes.NewReader([]byte("x")), s3.PutOptions{})
 	var se *s3.Error
