@@ -689,3 +689,40 @@ func TestUsage(t *testing.T) {
 		t.Errorf("save --help: exit %d", code)
 	}
 }
+
+// TLS: CA, client certificate and key; a wrong CA or a missing client
+// certificate names the endpoint and TLS as the cause.
+func TestTLS(t *testing.T) {
+	certs := etcdtest.NewCerts(t)
+	src := etcdtest.Embed(t, etcdtest.Options{TLS: certs})
+	want := fill(t, src.Client(t), "/tls/", 100, 9)
+	env := []string{"ETCDCTL_ENDPOINTS=" + src.Endpoint}
+	good := []string{"--cacert", certs.CA, "--cert", certs.ClientCert, "--key", certs.ClientKey}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		code int
+	}{
+		{"flags", nil, good, 0},
+		{"variables", []string{"ETCDCTL_CACERT=" + certs.CA, "ETCDCTL_CERT=" + certs.ClientCert, "ETCDCTL_KEY=" + certs.ClientKey}, nil, 0},
+		{"unknown CA", nil, []string{"--cacert", certs.OtherCA, "--cert", certs.ClientCert, "--key", certs.ClientKey}, 1},
+		{"no client certificate", nil, []string{"--cacert", certs.CA}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "s.db")
+			args := append(append([]string{"save"}, tc.args...), path)
+			_, errOut, code := run(t, append(append([]string{}, env...), tc.env...), nil, args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d", code, tc.code)
+			}
+			if code == 1 && (!strings.Contains(errOut, src.Endpoint) || !strings.Contains(errOut, "TLS")) {
+				t.Fatalf("stderr does not name the endpoint and TLS: %q", errOut)
+			}
+			if code == 0 {
+				r, _ := restoreAndStart(t, nil, path)
+				equalKeys(t, r.Client(t), "/tls/", want)
+			}
+		})
+	}
+}

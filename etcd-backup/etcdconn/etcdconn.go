@@ -103,8 +103,12 @@ func (c Config) Connect(ctx context.Context, endpoint string) (*clientv3.Client,
 	}
 	// gRPC retries a refused connection until the deadline and then says
 	// only "deadline exceeded"; one plain dial first names the real cause.
-	if err := probe(ctx, endpoint, dt); err != nil {
-		return nil, &Error{Endpoint: endpoint, Cause: CauseUnreachable, Err: err}
+	if err := probe(ctx, endpoint, dt, tc); err != nil {
+		cause := classify(err)
+		if cause != CauseTLS {
+			cause = CauseUnreachable
+		}
+		return nil, &Error{Endpoint: endpoint, Cause: cause, Err: err}
 	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:            []string{endpoint},
@@ -128,7 +132,7 @@ func (c Config) Connect(ctx context.Context, endpoint string) (*clientv3.Client,
 	return cli, nil
 }
 
-func probe(ctx context.Context, endpoint string, timeout time.Duration) error {
+func probe(ctx context.Context, endpoint string, timeout time.Duration, tc *tls.Config) error {
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil // unix sockets and bare host:port: leave it to gRPC
@@ -146,7 +150,32 @@ func probe(ctx context.Context, endpoint string, timeout time.Duration) error {
 		}
 		return err
 	}
-	return conn.Close()
+	defer conn.Close()
+	if u.Scheme != "https" {
+		return nil
+	}
+	// Likewise for TLS: gRPC reports a bad certificate as a timeout. One
+	// handshake and one small HTTP request (a server that wants a client
+	// certificate says so only after the TLS 1.3 handshake) name it.
+	if tc == nil {
+		tc = &tls.Config{}
+	}
+	tc = tc.Clone()
+	if tc.ServerName == "" {
+		tc.ServerName = u.Hostname()
+	}
+	tconn := tls.Client(conn, tc)
+	tconn.SetDeadline(time.Now().Add(timeout))
+	if err := tconn.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("handshake: %w", err)
+	}
+	if _, err := tconn.Write([]byte("GET /version HTTP/1.0\r\nHost: " + u.Host + "\r\n\r\n")); err != nil {
+		return err
+	}
+	if _, err := tconn.Read(make([]byte, 1)); err != nil && strings.Contains(err.Error(), "tls") {
+		return err
+	}
+	return nil
 }
 
 // Member is one member that answered a status request.

@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
@@ -47,6 +48,9 @@ type Options struct {
 	PeerURL string
 	// QuotaBackendBytes raises (or lowers) the backend quota.
 	QuotaBackendBytes int64
+	// TLS serves clients over https with these certificates (see
+	// NewCerts) and requires a client certificate signed by Certs.CA.
+	TLS *Certs
 }
 
 // Embedded is an in-process etcd server.
@@ -57,6 +61,7 @@ type Embedded struct {
 	PeerURL  string
 
 	e        *embed.Etcd
+	tls      *Certs
 	stopOnce sync.Once
 }
 
@@ -82,7 +87,12 @@ func Embed(t testing.TB, o Options) *Embedded {
 		cfg.Logger = "zap"
 		cfg.LogOutputs = []string{"stderr"}
 		pu, _ := url.Parse(peer)
-		cu, _ := url.Parse("http://127.0.0.1:0")
+		scheme := "http"
+		if o.TLS != nil {
+			scheme = "https"
+			cfg.ClientTLSInfo = transport.TLSInfo{CertFile: o.TLS.ServerCert, KeyFile: o.TLS.ServerKey, TrustedCAFile: o.TLS.CA, ClientCertAuth: true}
+		}
+		cu, _ := url.Parse(scheme + "://127.0.0.1:0")
 		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
 		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
 		cfg.InitialCluster = o.Name + "=" + peer
@@ -108,7 +118,7 @@ func Embed(t testing.TB, o Options) *Embedded {
 			e.Close()
 			t.Fatal("embedded etcd: not ready after 30 s")
 		}
-		m := &Embedded{Endpoint: "http://" + e.Clients[0].Addr().String(), Dir: o.Dir, Name: o.Name, PeerURL: peer, e: e}
+		m := &Embedded{Endpoint: scheme + "://" + e.Clients[0].Addr().String(), Dir: o.Dir, Name: o.Name, PeerURL: peer, e: e, tls: o.TLS}
 		t.Cleanup(m.Stop)
 		return m
 	}
@@ -125,7 +135,19 @@ func (m *Embedded) Stop() {
 // Client returns a client of this member, closed when the test ends.
 func (m *Embedded) Client(t testing.TB) *clientv3.Client {
 	t.Helper()
-	return NewClient(t, m.Endpoint)
+	if m.tls == nil {
+		return NewClient(t, m.Endpoint)
+	}
+	tc, err := transport.TLSInfo{CertFile: m.tls.ClientCert, KeyFile: m.tls.ClientKey, TrustedCAFile: m.tls.CA}.ClientConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{m.Endpoint}, TLS: tc, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatalf("etcd client %s: %v", m.Endpoint, err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
 }
 
 // NewClient returns a client of endpoints, closed when the test ends.

@@ -2,6 +2,7 @@ package etcdtest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -46,5 +47,17 @@ func TestClusterKillRestart(t *testing.T) {
 	r, err := NewClient(t, c.Endpoints()[0]).Get(ctx, "k")
 	if err != nil || len(r.Kvs) != 1 {
 		t.Fatalf("restarted member: %v %v", r, err)
+	}
+}
+
+func TestEmbedTLS(t *testing.T) {
+	e := Embed(t, Options{TLS: NewCerts(t)})
+	if !strings.HasPrefix(e.Endpoint, "https://") {
+		t.Fatalf("endpoint %s", e.Endpoint)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := e.Client(t).Put(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
 	}
 }
