@@ -71,15 +71,18 @@ func DefaultName(t time.Time) string {
 	return "etcd-" + t.UTC().Format(timeLayout) + ".db"
 }
 
-var nameRE = regexp.MustCompile(`^etcd-(\d{8}T\d{6}\.\d{3}Z)\.db$`)
+// nameRE matches DefaultName and the shorter name the image's job script
+// gives its backups (20261127T030405Z.db).
+var nameRE = regexp.MustCompile(`^(?:etcd-)?(\d{8}T\d{6})(\.\d{1,9})?Z\.db$`)
 
-// ParseName returns the time a DefaultName names, and whether name is one.
+// ParseName returns the time a backup's name (relative to its prefix)
+// says, and whether name is a backup's name at all.
 func ParseName(name string) (time.Time, bool) {
 	m := nameRE.FindStringSubmatch(name)
 	if m == nil {
 		return time.Time{}, false
 	}
-	t, err := time.Parse(timeLayout, m[1])
+	t, err := time.Parse("20060102T150405.999999999Z", m[1]+m[2]+"Z")
 	return t, err == nil
 }
 

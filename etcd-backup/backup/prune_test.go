@@ -89,4 +89,15 @@ func TestParseLocation(t *testing.T) {
 	if ts, ok := ParseName(DefaultName(now)); !ok || !ts.Equal(now) {
 		t.Errorf("ParseName(DefaultName) = %v %v", ts, ok)
 	}
+	for name, ok := range map[string]bool{
+		"20261127T030405Z.db":          true, // the job script's names
+		"etcd-20261127T030405.006Z.db": true,
+		"20261127T030405Z.db.sha256":   false,
+		"etcd-latest.db":               false,
+		"2026-11-27T03:04:05Z.db":      false,
+	} {
+		if _, got := ParseName(name); got != ok {
+			t.Errorf("ParseName(%q) = %v, want %v", name, got, ok)
+		}
+	}
 }

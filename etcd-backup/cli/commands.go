@@ -399,9 +399,9 @@ func runPrune(ctx context.Context, args []string, env Env) error {
 	s3f.define(f)
 	f.str(&bucket, "bucket", "", "bucket when no URL is given", "AWS_S3_BUCKET")
 	f.str(&prefix, "prefix", "etcd-backup/", "the prefix save writes under; nothing else is touched", "ETCD_BACKUP_PREFIX")
-	f.str(&keepLast, "keep-last", "0", "keep the newest N backups", "ETCD_BACKUP_KEEP_LAST")
+	f.str(&keepLast, "keep-last", "0", "keep the newest N backups", "ETCD_BACKUP_KEEP_LAST", "ETCD_KEEP_LAST")
 	f.str(&keepWithin, "keep-within", "0", "keep backups younger than this (such as 36h, 7d)", "ETCD_BACKUP_KEEP_WITHIN")
-	f.str(&minKeep, "min-keep", "1", "always keep at least this many verified backups (at least 1)", "ETCD_BACKUP_MIN_KEEP")
+	f.str(&minKeep, "min-keep", "1", "always keep at least this many verified backups (at least 1)", "ETCD_BACKUP_MIN_KEEP", "ETCD_MIN_KEEP")
 	f.boolean(&o.DryRun, "dry-run", "list what would be deleted, delete nothing", "ETCD_BACKUP_DRY_RUN")
 	pos, err := f.parse(args)
 	if err != nil {
