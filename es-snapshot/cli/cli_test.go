@@ -161,3 +161,45 @@ func TestHelpAndVersion(t *testing.T) {
 		}
 	}
 }
+
+// The test nodes have no S3 plugin, so the s3 registration is checked by
+// what reaches the server: bucket, base_path and client, and never the
+// region setting the original job sent (refused since ES 6).
+func TestS3RepositoryBodyHasNoRegion(t *testing.T) {
+	var body string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.URL.Path == "/":
+			w.Write([]byte(`{"version":{"number":"8.15.0"},"tagline":"You Know, for Search"}`))
+		case r.Method == http.MethodGet:
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"error":{"type":"repository_missing_exception","reason":"[backups] missing"},"status":404}`))
+		case r.Method == http.MethodPut:
+			b := new(bytes.Buffer)
+			b.ReadFrom(r.Body)
+			body = b.String()
+			if r.URL.Query().Get("verify") != "false" {
+				t.Errorf("PUT without verify=false: %s", r.URL)
+			}
+			w.Write([]byte(`{"acknowledged":true}`))
+		case strings.HasSuffix(r.URL.Path, "/_verify"):
+			w.Write([]byte(`{"nodes":{"abc":{"name":"es-1"}}}`))
+		}
+	}))
+	defer srv.Close()
+	r := runInProcess(t, map[string]string{
+		"ES_HOST_URL": srv.URL, "ES_REPOSITORY": "backups", "AWS_S3_BUCKET": "my-bucket",
+		"AWS_S3_REGION": "eu-west-1", "ES_S3_BASE_PATH": "prod/es", "ES_S3_CLIENT": "backup",
+	}, "repo", "ensure")
+	if r.code != 0 {
+		t.Fatalf("%s", r)
+	}
+	want := `{"type":"s3","settings":{"base_path":"prod/es","bucket":"my-bucket","client":"backup"}}`
+	if body != want {
+		t.Fatalf("PUT body %s, want %s", body, want)
+	}
+	if !strings.Contains(r.stderr, "AWS_S3_REGION is not sent") || !strings.Contains(r.stderr, "verified by 1 node(s): es-1") {
+		t.Fatalf("%s", r)
+	}
+}
