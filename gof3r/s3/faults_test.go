@@ -25,8 +25,10 @@ type faultProxy struct {
 	requests atomic.Int64
 	failing  atomic.Int64 // answer this many part uploads with 503 first
 	failed   atomic.Int64
-	slowBody atomic.Bool // dribble response bodies: 16 KiB every 10 ms
-	hangBody atomic.Bool // send 64 KiB of a response body, then nothing
+	slowBody atomic.Bool  // dribble response bodies: 16 KiB every 10 ms
+	hangBody atomic.Bool  // send 64 KiB of a response body, then nothing
+	breaks   atomic.Int64 // cut this many GET response bodies after 64 KiB
+	gets     atomic.Int64
 }
 
 func startProxy(t *testing.T, srv *testkit.S3Server) (*faultProxy, string) {
@@ -36,6 +38,13 @@ func startProxy(t *testing.T, srv *testkit.S3Server) (*faultProxy, string) {
 	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.FlushInterval = -1
 	rp.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.Method == http.MethodGet && resp.StatusCode/100 == 2 {
+			fp.gets.Add(1)
+			if fp.breaks.Add(-1) >= 0 {
+				resp.Body = &brokenBody{r: resp.Body, left: 64 << 10}
+				return nil
+			}
+		}
 		switch {
 		case fp.hangBody.Load():
 			resp.Body = &hangingBody{r: resp.Body, left: 64 << 10, ctx: resp.Request.Context()}
@@ -66,6 +75,21 @@ func (b *slowBody) Read(p []byte) (int, error) {
 	return b.r.Read(p[:min(len(p), 16<<10)])
 }
 func (b *slowBody) Close() error { return b.r.Close() }
+
+type brokenBody struct {
+	r    io.ReadCloser
+	left int
+}
+
+func (b *brokenBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errors.New("connection cut by the test")
+	}
+	n, err := b.r.Read(p[:min(len(p), b.left)])
+	b.left -= n
+	return n, err
+}
+func (b *brokenBody) Close() error { return b.r.Close() }
 
 type hangingBody struct {
 	r    io.ReadCloser
@@ -189,5 +213,25 @@ func TestSlowLinkIsNotAFailureButADeadOneIs(t *testing.T) {
 	}
 	if took := time.Since(start); took > 20*stall {
 		t.Fatalf("a dead link took %v to detect", took)
+	}
+}
+
+// A download whose connection breaks mid-body resumes where it broke.
+func TestGetResumesABrokenDownload(t *testing.T) {
+	srv := testkit.Versitygw(t)
+	b := srv.Bucket(t, "resume")
+	fp, ep := startProxy(t, srv)
+	data := randomBytes(3<<20, 13)
+	if _, err := newClient(t, srv).Put(context.Background(), b, "k", bytes.NewReader(data), s3.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fp.breaks.Store(2)
+	c := proxiedClient(t, srv, ep, s3.Config{MaxRetries: 5})
+	var got bytes.Buffer
+	if _, err := c.Get(context.Background(), b, "k", &got); err != nil || !bytes.Equal(got.Bytes(), data) {
+		t.Fatalf("get through two broken connections: %v (%d bytes)", err, got.Len())
+	}
+	if n := fp.gets.Load(); n != 3 {
+		t.Fatalf("%d GETs, want 3 (two broken, one resumed to the end)", n)
 	}
 }
