@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -102,8 +103,8 @@ func Start(opts Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if out, err := exec.Command(filepath.Join(support, "prepare")).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("opensearchtest: %s/prepare: %v\n%s", support, err, out)
+	if err := prepare(support); err != nil {
+		return nil, err
 	}
 
 	n := &Node{Flavor: opts.Flavor, logs: &boundedBuffer{}, exited: make(chan struct{}),
@@ -328,6 +329,26 @@ func (n *Node) Count(ctx context.Context, index string) (int, error) {
 	}
 	err := n.JSON(ctx, http.MethodGet, "/"+index+"/_count", nil, &c)
 	return c.Count, err
+}
+
+// prepare runs testsupport/opensearch/prepare under an exclusive lock:
+// test binaries of several packages start nodes at the same time, and two
+// Maven builds in one target directory would trip over each other.
+func prepare(support string) error {
+	lockPath := filepath.Join(support, ".prepare.lock")
+	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("opensearchtest: %w", err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("opensearchtest: lock %s: %w", lockPath, err)
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	if out, err := exec.Command(filepath.Join(support, "prepare")).CombinedOutput(); err != nil {
+		return fmt.Errorf("opensearchtest: %s/prepare: %v\n%s", support, err, out)
+	}
+	return nil
 }
 
 // supportDir finds testsupport/opensearch above the working directory (go
