@@ -47,7 +47,8 @@ Options (every command):
       --retries N          tries per request for 5xx, resets and timeouts, with backoff
                            capped at 1 s (default 5; 403/404 are never retried)
       --connect-timeout D  dial and TLS handshake (default 30s)
-      --response-timeout D wait for a response's headers (default 5m)
+      --response-timeout D wait for a response's headers once a request is sent (default 5m;
+                           on a very slow link, raise it above part size / link speed)
       --stall-timeout D    fail a transfer that moves no byte for D (default 2m);
                            a slow link that keeps moving never times out
       --progress           progress on stderr (the default when stderr is a terminal)
