@@ -381,6 +381,35 @@ func TestOutputIsBounded(t *testing.T) {
 	}
 }
 
+// enableAuth turns authentication on with a root user and user, whose role
+// may read and write the lock name's keys only.
+func enableAuth(t *testing.T, endpoint, ca, cert, key, name, user, password string) {
+	t.Helper()
+	ctx := context.Background()
+	admin := newLocker(t, endpoint, "admin", func(c *Config) { c.CACert, c.Cert, c.Key = ca, cert, key })
+	cli, err := admin.conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := keysFor(name).prefix
+	for _, step := range []func() error{
+		func() error { _, err := cli.UserAdd(ctx, "root", "rootpw"); return err },
+		func() error { _, err := cli.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := cli.RoleAdd(ctx, user); return err },
+		func() error {
+			_, err := cli.RoleGrantPermission(ctx, user, prefix, clientv3.GetPrefixRangeEnd(prefix), clientv3.PermissionType(clientv3.PermReadWrite))
+			return err
+		},
+		func() error { _, err := cli.UserAdd(ctx, user, password); return err },
+		func() error { _, err := cli.UserGrantRole(ctx, user, user); return err },
+		func() error { _, err := cli.AuthEnable(ctx); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatalf("set up auth: %v", err)
+		}
+	}
+}
+
 // TLS with client certificates and user/password authentication, as
 // etcdctl's --cacert/--cert/--key/--user; wrong credentials are reported as
 // such.
@@ -389,29 +418,7 @@ func TestTLSAndAuth(t *testing.T) {
 	srv := startEtcd(t, &serverTLS)
 	ctx := context.Background()
 
-	// Enable auth with a root user and a "cron" user limited to the lock's prefix.
-	admin := newLocker(t, srv.endpoint, "admin", func(c *Config) { c.CACert, c.Cert, c.Key = ca, cert, key })
-	cli, err := admin.conn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	prefix := keysFor("nightly").prefix
-	for _, step := range []func() error{
-		func() error { _, err := cli.UserAdd(ctx, "root", "rootpw"); return err },
-		func() error { _, err := cli.UserGrantRole(ctx, "root", "root"); return err },
-		func() error { _, err := cli.RoleAdd(ctx, "cron"); return err },
-		func() error {
-			_, err := cli.RoleGrantPermission(ctx, "cron", prefix, clientv3.GetPrefixRangeEnd(prefix), clientv3.PermissionType(clientv3.PermReadWrite))
-			return err
-		},
-		func() error { _, err := cli.UserAdd(ctx, "cron", "s3cret"); return err },
-		func() error { _, err := cli.UserGrantRole(ctx, "cron", "cron"); return err },
-		func() error { _, err := cli.AuthEnable(ctx); return err },
-	} {
-		if err := step(); err != nil {
-			t.Fatalf("set up auth: %v", err)
-		}
-	}
+	enableAuth(t, srv.endpoint, ca, cert, key, "nightly", "cron", "s3cret")
 
 	tests := []struct {
 		name string
