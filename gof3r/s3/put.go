@@ -262,6 +262,7 @@ func (c *Client) putMultipart(ctx, upCtx context.Context, cancel context.CancelC
 	scancel()
 	if err != nil {
 		cancel(err)
+		rd.pool.put(first.buf)
 		return Object{}, opErr("put (start multipart upload)", bucket, key, err)
 	}
 	log := c.cfg.Logger.With("bucket", bucket, "key", key, "staging", staging)
