@@ -49,7 +49,7 @@ measure() { # label, command... ; prints "secs rss_mb"
 		rm -f "$work"/out.db "$work"/out.db.sha256 "$work"/ctl.db; rm -rf "${work:?}"/s3/bench/*
 		/usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/cmd.log" 2>&1 || { echo "bench: $label failed:" >&2; cat "$work/cmd.log" >&2; return 1; }
 		read -r secs kb <"$work/time"
-		if [ -z "$best" ] || [ "$(echo "$secs < $best" | bc)" = 1 ]; then best=$secs; fi
+		if [ -z "$best" ] || [ "$(echo "$secs < $best" | bc)" = 1 ]; then best=$secs; cp "$work/cmd.log" "$work/$label.log"; fi
 		[ "$kb" -gt "$rss" ] && rss=$kb
 	done
 	echo "$best $((rss / 1024))"
@@ -73,7 +73,10 @@ for size in $sizes; do
 	label="$((dbsize >> 20)) MiB"
 
 	read -r t_ctl r_ctl < <(measure etcdctl etcdctl --endpoints "$ep" snapshot save "$work/ctl.db")
-	read -r t_s3 r_s3 < <(measure eb-s3 "$eb" save --endpoints "$ep" "s3://bench/etcd.db")
+	read -r t_s3 r_s3 < <(measure eb-s3 env ETCD_BACKUP_LOG_LEVEL=debug "$eb" save --endpoints "$ep" "s3://bench/etcd.db")
+	# The S3 package logs how long the multipart upload and the server-side
+	# copy to the final key (with the checksum in its metadata) took.
+	split=$(grep -o 'upload=[0-9.]*s copy=[0-9.]*s' "$work/eb-s3.log" | tail -1 || true)
 	read -r t_file r_file < <(measure eb-file "$eb" save --endpoints "$ep" "$work/out.db")
 	# etcdctl, then gof3r: time the pair, RSS of the larger process.
 	read -r t_c r_c < <(measure etcdctl etcdctl --endpoints "$ep" snapshot save "$work/ctl.db")
@@ -94,6 +97,7 @@ for size in $sizes; do
 		results+=("| $label | etcdctl snapshot save + gof3r put | gof3r failed | |")
 	fi
 	results+=("| $label | ratio etcd-backup->S3 / etcdctl local | $(echo "scale=2; $t_s3 / $t_ctl" | bc)x | |")
+	results+=("| $label | etcd-backup->S3 split (S3 package debug log) | ${split:-n/a} | |")
 done
 printf '| %-9s | %-46s | %9s | %9s |\n' "database" "tool" "wall" "peak RSS"
 printf '|%s|%s|%s|%s|\n' ----------- ------------------------------------------------ ----------- -----------

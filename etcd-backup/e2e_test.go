@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -724,5 +725,31 @@ func TestTLS(t *testing.T) {
 				equalKeys(t, r.Client(t), "/tls/", want)
 			}
 		})
+	}
+}
+
+// SIGTERM mid-save cancels it: exit 1, the multipart upload aborted,
+// nothing under the key.
+func TestSIGTERMMidSave(t *testing.T) {
+	s3 := testkit.Versitygw(t)
+	bucket := s3.Bucket(t, "bkt")
+	src := etcdtest.Embed(t, etcdtest.Options{})
+	fillBig(t, src.Client(t), "/big/", 24, 512<<10)
+	env := append(s3.Env(), "ETCDCTL_ENDPOINTS="+src.Endpoint)
+	p := startProc(t, env, nil, "save", "--rate-limit", "4M", "--progress", "50ms", "s3://"+bucket+"/term.db")
+	testkit.WaitFor(t, 30*time.Second, "6 MiB streamed", func() error {
+		if bytesSoFar(p.stderr.String()) >= 6<<20 {
+			return nil
+		}
+		return testkit.ErrNotYet
+	})
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if keys := objectKeys(t, s3, bucket); len(keys) != 0 {
+		t.Fatalf("objects left after SIGTERM: %v", keys)
 	}
 }

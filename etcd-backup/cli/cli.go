@@ -323,7 +323,7 @@ func parseSize(s string) (int64, error) {
 type s3Flags struct{ partSize, concurrency string }
 
 func (s *s3Flags) define(f *flags) {
-	f.str(&s.partSize, "s3-part-size", "6M", "S3 multipart part size; memory is part size x concurrency", "ETCD_BACKUP_S3_PART_SIZE")
+	f.str(&s.partSize, "s3-part-size", "5M", "S3 multipart part size; memory is part size x concurrency", "ETCD_BACKUP_S3_PART_SIZE")
 	f.str(&s.concurrency, "s3-concurrency", "3", "S3 parts in flight", "ETCD_BACKUP_S3_CONCURRENCY")
 }
 
