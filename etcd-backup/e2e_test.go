@@ -253,9 +253,9 @@ func TestDrill(t *testing.T) {
 	rev := head.Header.Revision
 	env := append(s3.Env(), "ETCDCTL_ENDPOINTS="+src.Endpoint, "AWS_S3_BUCKET="+bucket)
 
-	out, _, code := run(t, env, nil, "save", "--progress", "1ms")
-	if code != 0 {
-		t.Fatalf("save exit %d", code)
+	out, errOut, code := run(t, env, nil, "save", "--progress", "1ms")
+	if code != 0 || !strings.Contains(errOut, "msg=progress") {
+		t.Fatalf("save exit %d, or no progress lines", code)
 	}
 	saved := parseSave(t, out)
 	if !strings.HasPrefix(saved.Destination, "s3://backups/etcd-backup/etcd-") || saved.Revision != rev || saved.Size%512 != 32 || len(saved.SHA256) != 64 {
