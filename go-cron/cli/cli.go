@@ -345,8 +345,12 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 		Redactor: red, Guard: rp, Log: log,
 	}
 	job := func(ctx context.Context, slot time.Time) run.Result {
-		log.Info("run starting", "slot", slot.Format(time.RFC3339), "command", strings.Join(command, " "))
-		r := run.Run(ctx, rc, st.Started)
+		// Logged once the job has started: the log line is not on the way
+		// between the slot and the job's start.
+		r := run.Run(ctx, rc, func(pid int, start time.Time) {
+			st.Started(pid, start)
+			log.Info("run started", "slot", slot.Format(time.RFC3339), "pid", pid, "command", strings.Join(command, " "))
+		})
 		st.Finished(r)
 		attrs := []any{"pid", r.Pid, "exit_status", r.ExitStatus, "result", status.ResultOf(r), "duration", r.Duration().Round(time.Millisecond)}
 		if r.Signal != "" {

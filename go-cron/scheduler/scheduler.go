@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"time"
 
@@ -73,6 +74,10 @@ type Config struct {
 	Log        *slog.Logger
 }
 
+// spinWindow is how long before a slot the scheduler stops sleeping and
+// yields in a loop instead: at most this much CPU per fire.
+const spinWindow = 2 * time.Millisecond
+
 // Scheduler fires Config.Job on Config.Schedule.
 type Scheduler struct {
 	cfg     Config
@@ -103,13 +108,20 @@ func (s *Scheduler) Run(ctx context.Context) {
 		s.fire(ctx, c.Now())
 	}
 	for !next.IsZero() {
-		// Sleep until the slot; wake early only for ctx. The clock may be
-		// stepped while asleep, so check again on waking.
+		// Sleep until just before the slot, then yield in a loop until it:
+		// Go's timers wake up to a millisecond late (the poller sleeps in
+		// whole milliseconds), and fire latency is what users see. The clock
+		// may be stepped while asleep, so check again on waking.
 		for now := c.Now(); now.Before(next); now = c.Now() {
+			d := next.Sub(now)
+			if d <= spinWindow {
+				runtime.Gosched()
+				continue
+			}
 			select {
 			case <-ctx.Done():
 				return
-			case <-c.After(next.Sub(now)):
+			case <-c.After(d - spinWindow):
 			}
 		}
 		if ctx.Err() != nil {
