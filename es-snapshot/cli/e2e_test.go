@@ -581,3 +581,35 @@ func TestRepoEnsureRegistersOnlyWhenDifferent(t *testing.T) {
 		}
 	})
 }
+
+// A snapshot still running at the deadline is reported as such (exit 1),
+// not waited for forever and not mistaken for a failure of the server: it
+// goes on and finishes.
+func TestDeadlineWhileRunning(t *testing.T) {
+	eachNode(t, func(t *testing.T, n *opensearchtest.Node) {
+		if err := n.IndexDocs(ctx(t), "dl-src", 20); err != nil {
+			t.Fatal(err)
+		}
+		env := map[string]string{"ES_HOST_URL": n.URL, "ES_REPOSITORY": "dl", "ES_INDICES": "dl-src", "ES_SNAPSHOTNAME": "dl"}
+		if r := tool(t, env, "repo", "ensure", "--type", "fs", "--location", filepath.Join(n.Repo, "dl"),
+			"--settings", `{"max_snapshot_bytes_per_sec":"1kb"}`); r.code != 0 {
+			t.Fatalf("repo ensure: %s", r)
+		}
+		env["ES_TIMEOUT"] = "1500ms"
+		r := tool(t, env, "create")
+		if r.code != 1 || !strings.Contains(r.stderr, "still IN_PROGRESS at the deadline") || !strings.Contains(r.stderr, "goes on in the server") {
+			t.Fatalf("create past its deadline: %s", r)
+		}
+		testkit.WaitFor(t, time.Minute, "the snapshot to finish in the server", func() error {
+			for _, s := range snapshots(t, n, "dl") {
+				if s.State == esclient.StateInProgress {
+					return testkit.ErrNotYet
+				}
+				if !s.Good() {
+					return fmt.Errorf("%s ended %s", s.Name, s.State)
+				}
+			}
+			return nil
+		})
+	})
+}

@@ -197,7 +197,7 @@ func (r *Runner) Create(ctx context.Context, repo, name string, req esclient.Cre
 		s, err := r.Client.GetSnapshot(ctx, repo, name)
 		switch {
 		case err != nil && ctx.Err() != nil:
-			return nil, fmt.Errorf("%s: still running at the deadline after %s; it goes on in the server (see es-snapshot status): %w",
+			return nil, fmt.Errorf("%s: still IN_PROGRESS at the deadline after %s; it goes on in the server (see es-snapshot status); the last poll: %w",
 				what, r.now().Sub(started).Round(time.Second), err)
 		case err != nil:
 			// A poll that fails (a restarting node, a proxy hiccup) is not
