@@ -153,3 +153,49 @@ func TestOverlapAndGate(t *testing.T) {
 		mu.Unlock()
 	}
 }
+
+func TestJitterDelaysTheRun(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 13, 0, 0, 0, time.UTC)
+	sched, _ := schedule.Parse("0 * * * * *", time.UTC) // every minute
+	clock := &fakeClock{now: t0}
+	ran := make(chan time.Time, 1)
+	s := New(Config{Schedule: sched, Clock: clock, Jitter: 10 * time.Second,
+		Job: func(_ context.Context, slot time.Time) run.Result { ran <- clock.Now(); return run.Result{} }})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	waiters := func(n int) func() error {
+		return func() error {
+			if clock.waiting() < n {
+				return testkit.ErrNotYet
+			}
+			return nil
+		}
+	}
+	testkit.WaitFor(t, 5*time.Second, "the scheduler to wait", waiters(1))
+	clock.set(t0.Add(time.Minute))
+	// Now both the jitter delay and the next slot are waited for.
+	testkit.WaitFor(t, 5*time.Second, "the jitter wait", waiters(2))
+	clock.mu.Lock()
+	var delay time.Duration
+	for _, w := range clock.waiters {
+		if d := w.at.Sub(t0.Add(time.Minute)); d < 30*time.Second { // not the next slot's wait
+			delay = d
+		}
+	}
+	clock.mu.Unlock()
+	if delay < 0 || delay >= 10*time.Second {
+		t.Fatalf("jitter delay %s, want within [0, 10s)", delay)
+	}
+	select {
+	case at := <-ran:
+		t.Fatalf("ran at %s before its jitter passed", at)
+	default:
+	}
+	clock.set(t0.Add(time.Minute + 10*time.Second))
+	if at := <-ran; at.Before(t0.Add(time.Minute)) {
+		t.Errorf("ran at %s", at)
+	}
+	cancel()
+	s.Wait()
+}
