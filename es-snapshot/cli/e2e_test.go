@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -366,6 +367,10 @@ func TestReadOnlyRepositoryFails(t *testing.T) {
 			}
 		}
 
+		// Under go-cron, the failure shows on the status port: 503, with the
+		// server's reason in Last.Stderr.
+		goCronReports503(t, env)
+
 		// Without the verification step, the snapshot itself fails: the
 		// server accepts it, then drops it; create says so and why.
 		r = tool(t, env, "create")
@@ -612,4 +617,47 @@ func TestDeadlineWhileRunning(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+// goCronReports503 runs es-backup once under the real go-cron and reads its
+// status port while go-cron keeps serving it.
+func goCronReports503(t *testing.T, env map[string]string) {
+	t.Helper()
+	gocron := testkit.Build(t, "cronbox/go-cron")
+	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	cmd := command(t, env, gocron, "--run-on-start", "--status-addr", addr, "@every 1h", "--",
+		"/bin/busybox", "sh", filepath.Join(testkit.RepoRoot(t), "scripts", "es-backup"))
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var status struct {
+		Last *struct {
+			ExitStatus int    `json:"Exit_status"`
+			Stderr     string `json:"Stderr"`
+		}
+	}
+	code := 0
+	testkit.WaitFor(t, time.Minute, "go-cron to report the finished run", func() error {
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		code = resp.StatusCode
+		status.Last = nil
+		if err := json.NewDecoder(resp.Body).Decode(&status); err != nil {
+			return err
+		}
+		if status.Last == nil || status.Last.ExitStatus == 0 && code == http.StatusOK {
+			return testkit.ErrNotYet
+		}
+		return nil
+	})
+	if code != http.StatusServiceUnavailable || status.Last.ExitStatus == 0 ||
+		!strings.Contains(status.Last.Stderr, "Operation not permitted") {
+		t.Fatalf("go-cron status: HTTP %d, last run %+v\n%s", code, status.Last, logs.String())
+	}
 }
