@@ -131,9 +131,9 @@ $(say "running: an etcd backup every 10 seconds (save -> verify -> prune, keep 5
   go-cron alive:            curl -s $status/healthz
   Prometheus metrics:       curl -s $status/metrics
   the backups in the bucket (versitygw's posix store is plain files):
-      ls -l $work/s3/$bucket/${ETCD_BACKUP_PREFIX:-etcd/}
+      ls -l $work/s3/$bucket/etcd-backup/
   check one:                AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=... \\
-                              AWS_S3_ENDPOINT=http://127.0.0.1:$s3_port bin/etcd-backup verify s3://$bucket/etcd/<name>
+                              AWS_S3_ENDPOINT=http://127.0.0.1:$s3_port bin/etcd-backup verify s3://$bucket/etcd-backup/<name>
   (the secret is in $env_file while the demo runs)
   Ctrl-C stops the container and cleans everything up.
 

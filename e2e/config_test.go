@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// etcdEnv is a complete, valid etcd-backup configuration (nothing listens
+// at these addresses: these tests stop before a run).
+func etcdEnv() map[string]string {
+	return map[string]string{
+		"JOB":                   "etcd-backup",
+		"GOCRON_SCHEDULE":       "@every 1h",
+		"AWS_S3_BUCKET":         "backups",
+		"AWS_S3_ENDPOINT":       "http://127.0.0.1:9",
+		"AWS_ACCESS_KEY_ID":     "access",
+		"AWS_SECRET_ACCESS_KEY": "secret-value",
+		"ETCD_ENDPOINTS":        "http://127.0.0.1:9",
+	}
+}
+
+func with(env map[string]string, kv ...string) map[string]string {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "<unset>" {
+			delete(env, kv[i])
+		} else {
+			env[kv[i]] = kv[i+1]
+		}
+	}
+	return env
+}
+
+// A missing or malformed variable stops the container at start: exit 2 and
+// one line naming the variable.
+func TestStartRefusesBadConfiguration(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		want string // in the message
+	}{
+		{"bucket missing", with(etcdEnv(), "AWS_S3_BUCKET", "<unset>"), "AWS_S3_BUCKET is not set"},
+		{"bucket malformed", with(etcdEnv(), "AWS_S3_BUCKET", "My_Bucket"), "AWS_S3_BUCKET=My_Bucket"},
+		{"secret missing", with(etcdEnv(), "AWS_SECRET_ACCESS_KEY", "<unset>"), "AWS_SECRET_ACCESS_KEY is not set"},
+		{"secret file unreadable", with(etcdEnv(), "AWS_SECRET_ACCESS_KEY", "<unset>", "AWS_SECRET_ACCESS_KEY_FILE", "/run/secrets/nope"), "AWS_SECRET_ACCESS_KEY_FILE=/run/secrets/nope"},
+		{"secret and its file", with(etcdEnv(), "AWS_SECRET_ACCESS_KEY_FILE", "/etc/passwd"), "AWS_SECRET_ACCESS_KEY and AWS_SECRET_ACCESS_KEY_FILE are both set"},
+		{"schedule missing", with(etcdEnv(), "GOCRON_SCHEDULE", "<unset>"), "GOCRON_SCHEDULE is not set"},
+		{"schedule malformed", with(etcdEnv(), "GOCRON_SCHEDULE", "61 * * * * *"), "GOCRON_SCHEDULE"},
+		{"endpoint scheme", with(etcdEnv(), "AWS_S3_ENDPOINT", "ftp://s3.example.com"), "AWS_S3_ENDPOINT=ftp://s3.example.com"},
+		{"endpoint host", with(etcdEnv(), "AWS_S3_ENDPOINT", "s3 example com"), "AWS_S3_ENDPOINT=s3 example com"},
+		{"region", with(etcdEnv(), "AWS_S3_REGION", "EU West"), "AWS_S3_REGION=EU West"},
+		{"etcd machines", with(etcdEnv(), "ETCD_ENDPOINTS", "<unset>", "ETCD_MACHINES", `"10.0.0.1:2379"`), "ETCD_MACHINES"},
+		{"retention", with(etcdEnv(), "ETCD_KEEP_LAST", "-3"), "ETCD_KEEP_LAST=-3"},
+		{"min keep 0", with(etcdEnv(), "ETCD_MIN_KEEP", "0"), "ETCD_MIN_KEEP=0"},
+		{"unknown job", with(etcdEnv(), "JOB", "nosuchjob"), "JOB=nosuchjob"},
+		{"unknown original job", with(etcdEnv(), "JOB", "<unset>", "CRONJOB_COMMAND", "backup.sh"), "CRONJOB_COMMAND=backup.sh"},
+		{"es url", map[string]string{"JOB": "es-backup", "GOCRON_SCHEDULE": "@hourly", "ES_HOST_URL": "localhost:9200"}, "ES_HOST_URL=localhost:9200"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ct := Start(t, c.env)
+			if code := ct.Wait(t, 20*time.Second); code != 2 {
+				t.Errorf("exit status %d, want 2", code)
+			}
+			logs := ct.Logs()
+			if !strings.Contains(logs, c.want) {
+				t.Errorf("output does not name the variable (%q):\n%s", c.want, logs)
+			}
+			if strings.Contains(logs, "secret-value") {
+				t.Errorf("the secret's value is in the output:\n%s", logs)
+			}
+		})
+	}
+}
+
+// Any command is a job, and it runs under go-cron as PID 1, as the image's
+// non-root user; the status port reports it.
+func TestCommandJobRunsUnderGoCronAsPID1(t *testing.T) {
+	ct := Start(t, map[string]string{
+		"JOB":             `printf 'pid1=%s uid=%s\n' "$(cat /proc/1/comm)" "$(id -u)"`,
+		"GOCRON_SCHEDULE": "@every 1s",
+	})
+	code, doc, body := ct.WaitRun(t, 30*time.Second)
+	if code != http.StatusOK || doc.Last.Exit_status != 0 {
+		t.Fatalf("status %d, exit %d: %s", code, doc.Last.Exit_status, body)
+	}
+	if !strings.Contains(doc.Last.Stdout, "pid1=go-cron uid=10001") {
+		t.Errorf("Last.Stdout %q: want go-cron as PID 1 and uid 10001", doc.Last.Stdout)
+	}
+	if doc.Schedule != "@every 1s" {
+		t.Errorf("Schedule %q", doc.Schedule)
+	}
+	code, _, err := ct.Get("/healthz")
+	if err != nil || code != http.StatusOK {
+		t.Errorf("/healthz: %d %v", code, err)
+	}
+	ct.Signal(t, 15)
+	if status := ct.Wait(t, 15*time.Second); status != 0 {
+		t.Errorf("exit status %d after SIGTERM with a good last run, want 0", status)
+	}
+}
+
+// The original variables: CRONJOB_COMMAND picks the job, and a failing run
+// answers 503 with the job's stderr.
+func TestFailingJobAnswers503(t *testing.T) {
+	ct := Start(t, map[string]string{
+		"CRONJOB_COMMAND": "echo the-reason >&2; exit 3",
+		"GOCRON_SCHEDULE": "*/1 * * * * *",
+	})
+	code, doc, body := ct.WaitRun(t, 30*time.Second)
+	if code != http.StatusServiceUnavailable || doc.Last.Exit_status != 3 || !strings.Contains(doc.Last.Stderr, "the-reason") {
+		t.Fatalf("status %d, want 503 with exit 3 and the reason in Last.Stderr: %s", code, body)
+	}
+}

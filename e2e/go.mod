@@ -1,0 +1,3 @@
+module cronbox/e2e
+
+go 1.26
