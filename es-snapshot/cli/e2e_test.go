@@ -462,19 +462,36 @@ func TestPartialFailsAndPruneKeepsLastGood(t *testing.T) {
 			t.Fatalf("prune deleted someone else's snapshot: %v", names(snaps))
 		}
 
-		// A newer good snapshot: now the old one may go, the new one stays.
+		// Newer good snapshots: now the old ones may go, the newest stays.
 		nextSecond(t, time.Now())
 		r = tool(t, env, "create", "--indices", "keep-ok")
 		if r.code != 0 {
 			t.Fatalf("create: %s", r)
 		}
 		good2 := strings.TrimSpace(r.stdout)
-		if r := tool(t, env, "prune", "--max-age", "1ms", "--min-keep", "1"); r.code != 0 {
+		nextSecond(t, time.Now())
+		r = tool(t, env, "create", "--indices", "keep-ok")
+		if r.code != 0 {
+			t.Fatalf("create: %s", r)
+		}
+		good3 := strings.TrimSpace(r.stdout)
+		r = tool(t, env, "prune", "--max-age", "1ms", "--min-keep", "1", "--verbose")
+		if r.code != 0 {
 			t.Fatalf("prune: %s", r)
 		}
+		// Both old ones go in one DELETE (both servers take several names).
+		var deletes []string
+		for _, line := range strings.Split(r.stderr, "\n") {
+			if strings.Contains(line, "call=\"DELETE ") {
+				deletes = append(deletes, line)
+			}
+		}
+		if len(deletes) != 1 || !strings.Contains(deletes[0], good1+","+good2) && !strings.Contains(deletes[0], good2+","+good1) {
+			t.Errorf("want one DELETE of %s and %s, got %q", good1, good2, deletes)
+		}
 		snaps = snapshots(t, n, "keep")
-		if _, ok := snaps[good2]; !ok || len(snaps) != 2 {
-			t.Fatalf("after the second prune: %v; want %s and manual-one", names(snaps), good2)
+		if _, ok := snaps[good3]; !ok || len(snaps) != 2 {
+			t.Fatalf("after the second prune: %v; want %s and manual-one", names(snaps), good3)
 		}
 	})
 }

@@ -14,18 +14,16 @@ import (
 )
 
 // flagSet wraps flag.FlagSet so that every flag may come from an
-// environment variable, and remembers which variable fed which flag for
-// error messages.
+// environment variable; a malformed variable is a usage error naming it.
 type flagSet struct {
 	*flag.FlagSet
 	env       Env
 	errs      []error
-	fromEnv   map[string]string // flag name -> variable that set it
 	postParse []func() error
 }
 
 func newFlagSet(name string, env Env, synopsis string) *flagSet {
-	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), env: env, fromEnv: map[string]string{}}
+	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), env: env}
 	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(env.Stderr, "usage: es-snapshot %s\n\nflags (environment variable in brackets):\n", synopsis)
@@ -43,6 +41,10 @@ func (fs *flagSet) lookup(secret bool, names ...string) (string, string, bool) {
 		}
 		if secret {
 			if p := fs.env.Getenv(n + "_FILE"); p != "" {
+				if fs.env.Getenv(n) != "" {
+					fs.errs = append(fs.errs, usagef("%s and %s_FILE are both set: set only one", n, n))
+					return "", n + "_FILE", false
+				}
 				b, err := os.ReadFile(p)
 				if err != nil {
 					fs.errs = append(fs.errs, usagef("%s_FILE: %v", n, err))
@@ -84,10 +86,7 @@ func (fs *flagSet) secret(p *string, name, doc string, vars ...string) {
 }
 
 func (fs *flagSet) strX(p *string, name, def, doc string, secret bool, vars ...string) {
-	v, from, ok := fs.lookup(secret, vars...)
-	if ok {
-		fs.fromEnv[name] = from
-	}
+	v, _, ok := fs.lookup(secret, vars...)
 	if secret {
 		// Registered with an empty default so --help never prints a secret.
 		fs.StringVar(p, name, "", doc+envDoc(vars, true))
@@ -109,7 +108,6 @@ func (fs *flagSet) boolean(p *bool, name string, def bool, doc string, vars ...s
 			fs.errs = append(fs.errs, usagef("%s=%q: not a boolean (true/false)", from, v))
 		} else {
 			def = b
-			fs.fromEnv[name] = from
 		}
 	}
 	fs.BoolVar(p, name, def, doc+envDoc(vars, false))
@@ -122,7 +120,6 @@ func (fs *flagSet) integer(p *int, name string, def int, doc string, vars ...str
 			fs.errs = append(fs.errs, usagef("%s=%q: not an integer", from, v))
 		} else {
 			def = n
-			fs.fromEnv[name] = from
 		}
 	}
 	fs.IntVar(p, name, def, doc+envDoc(vars, false))
@@ -170,7 +167,6 @@ func (fs *flagSet) duration(p *time.Duration, name string, def time.Duration, do
 			fs.errs = append(fs.errs, usagef("%s: %v", from, err))
 		} else {
 			*p = d
-			fs.fromEnv[name] = from
 		}
 	}
 	fs.Var(age{p}, name, doc+envDoc(vars, false))
