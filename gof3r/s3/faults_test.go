@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -29,6 +31,7 @@ type faultProxy struct {
 	hangBody atomic.Bool  // send 64 KiB of a response body, then nothing
 	breaks   atomic.Int64 // cut this many GET response bodies after 64 KiB
 	gets     atomic.Int64
+	onPart   atomic.Pointer[func(n string)] // called with the part number of each part upload
 }
 
 func startProxy(t *testing.T, srv *testkit.S3Server) (*faultProxy, string) {
@@ -55,6 +58,9 @@ func startProxy(t *testing.T, srv *testkit.S3Server) (*faultProxy, string) {
 	}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fp.requests.Add(1)
+		if f := fp.onPart.Load(); f != nil && r.URL.Query().Get("partNumber") != "" {
+			(*f)(r.URL.Query().Get("partNumber"))
+		}
 		if r.URL.Query().Get("partNumber") != "" && fp.failed.Load() < fp.failing.Load() {
 			fp.failed.Add(1)
 			io.Copy(io.Discard, r.Body)
@@ -234,4 +240,34 @@ func TestGetResumesABrokenDownload(t *testing.T) {
 	if n := fp.gets.Load(); n != 3 {
 		t.Fatalf("%d GETs, want 3 (two broken, one resumed to the end)", n)
 	}
+}
+
+// Cancelling a put of a file (the path with no staging key) aborts its
+// multipart upload too.
+func TestCancelledFilePutLeavesNothing(t *testing.T) {
+	srv := testkit.Versitygw(t)
+	b := srv.Bucket(t, "cancelfile")
+	fp, ep := startProxy(t, srv)
+	path := filepath.Join(t.TempDir(), "in")
+	if err := os.WriteFile(path, randomBytes(4*part, 14), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	onPart := func(n string) {
+		if n == "3" {
+			cancel()
+		}
+	}
+	fp.onPart.Store(&onPart)
+	c := proxiedClient(t, srv, ep, s3.Config{Concurrency: 1})
+	if _, err := c.Put(ctx, b, "k", f, s3.PutOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("put: %v, want cancelled", err)
+	}
+	assertNothing(t, newClient(t, srv), b)
 }
