@@ -42,13 +42,17 @@ func TestFaultsS3Put(t *testing.T) {
 				p.Add(t, faults.Downstream, "latency", faults.Attrs{"latency": 100})
 			}},
 		{name: "bandwidth 3 MB/s", good: true,
-			before: func(t *testing.T, p *faults.Proxy) { p.Add(t, faults.Upstream, "bandwidth", faults.Attrs{"rate": 3000}) }},
+			before: func(t *testing.T, p *faults.Proxy) {
+				p.Add(t, faults.Upstream, "bandwidth", faults.Attrs{"rate": 3000})
+			}},
 		{name: "slicer 1 KB segments", good: true,
 			before: func(t *testing.T, p *faults.Proxy) {
 				p.Add(t, faults.Upstream, "slicer", faults.Attrs{"average_size": 1024, "size_variation": 512, "delay": 10})
 			}},
 		{name: "slow close 1s", good: true,
-			before: func(t *testing.T, p *faults.Proxy) { p.Add(t, faults.Downstream, "slow_close", faults.Attrs{"delay": 1000}) }},
+			before: func(t *testing.T, p *faults.Proxy) {
+				p.Add(t, faults.Downstream, "slow_close", faults.Attrs{"delay": 1000})
+			}},
 		{name: "reset mid-body, 300ms", good: true, window: 300 * time.Millisecond,
 			fault: toxic(faults.Upstream, "reset_peer", faults.Attrs{"timeout": 0})},
 		{name: "connections cut after 512 KiB, 300ms", good: true, window: 300 * time.Millisecond,

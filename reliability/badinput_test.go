@@ -1,0 +1,268 @@
+package reliability
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"cronbox/testkit"
+	"cronbox/testkit/etcdtest"
+)
+
+// badCase is one bad input: the tool (a binary name, or "entrypoint" for the
+// image's scripts/entrypoint --check under busybox sh), its arguments and
+// environment. It must exit 2 with one stderr line naming want, and write
+// nothing (no object in the bucket, no file in its working directory, its
+// template unchanged).
+type badCase struct {
+	tool string
+	args []string
+	env  []string
+	want string
+	// known: the tool is wrong here today; the case asserts today's
+	// behaviour (exit knownCode) and the table lists the finding.
+	known     string
+	knownCode int
+}
+
+func badInputCases(etcd, s3 string, f fixtures) []badCase {
+	ep := "--endpoints=" + etcd
+	dest := "s3://backups/bad/x.db"
+	// The entrypoint's etcd job, complete and valid, before the one bad variable.
+	etcdJob := []string{"JOB=etcd-backup", "GOCRON_SCHEDULE=0 0 * * * *", "ETCD_ENDPOINTS=" + etcd}
+	esJob := []string{"JOB=es-backup", "GOCRON_SCHEDULE=0 0 * * * *", "ES_HOST_URL=http://127.0.0.1:9", "ES_REPOSITORY=repo"}
+	e := func(base []string, more ...string) []string { return append(append([]string{}, base...), more...) }
+	return []badCase{
+		// go-cron: schedules, durations, flags.
+		{tool: "go-cron", args: []string{"61 * * * * *", "--", "true"}, want: "61"},
+		{tool: "go-cron", args: []string{"* * *", "--", "true"}, want: "* * *"},
+		{tool: "go-cron", args: []string{"@fortnightly", "--", "true"}, want: "@fortnightly"},
+		{tool: "go-cron", args: []string{"@every -5s", "--", "true"}, want: "-5s", knownCode: -1,
+			known: "go-cron accepts '@every -5s' and runs the job every second (go-cron/schedule: refuse a non-positive @every)"},
+		{tool: "go-cron", args: []string{"CRON_TZ=Mars/Olympus 0 * * * * *", "--", "true"}, want: "Mars/Olympus"},
+		{tool: "go-cron", args: []string{"--", "true"}, env: []string{"GOCRON_SCHEDULE=every tuesday"}, want: "GOCRON_SCHEDULE"},
+		{tool: "go-cron", args: []string{"--timeout", "abc", "@hourly", "--", "true"}, want: "timeout"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_GRACE=forever"}, want: "GOCRON_GRACE"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_TIMEOUT=-1s"}, want: "GOCRON_TIMEOUT", knownCode: 2,
+			known: "go-cron: a negative duration says 'durations must not be negative' without naming the flag or variable (go-cron/cli parseFlags)"},
+		{tool: "go-cron", args: []string{"--tail-bytes", "-1", "@hourly", "--", "true"}, want: "tail-bytes"},
+		{tool: "go-cron", args: []string{"-p", "99999", "@hourly", "--", "true"}, want: "99999"},
+		{tool: "go-cron", args: []string{"--log-format", "xml", "@hourly", "--", "true"}, want: "xml"},
+		{tool: "go-cron", args: []string{"--bogus", "@hourly", "--", "true"}, want: "bogus"},
+		{tool: "go-cron", args: []string{"@hourly"}, want: "command"},
+		{tool: "go-cron", args: []string{"--history", "many", "@hourly", "--", "true"}, want: "history"},
+
+		// gof3r: endpoints, sizes, durations, secrets, flags.
+		{tool: "gof3r", args: []string{"put", "-k", "k"}, want: "bucket"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "--endpoint", "ftp://127.0.0.1:1"}, want: "ftp://127.0.0.1:1"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "--endpoint", "http://[::1"}, want: "http://[::1"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "-s", "1KiB"}, want: "1KiB"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "-c", "0"}, want: "concurrency"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "--retries", "-1"}, want: "retries"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "--stall-timeout", "soon"}, want: "stall-timeout"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "--bogus"}, want: "bogus"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k"}, env: []string{"AWS_SECRET_ACCESS_KEY=", "AWS_SECRET_ACCESS_KEY_FILE=" + f.missing}, want: "AWS_SECRET_ACCESS_KEY_FILE"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "-m", "X-Evil: 1"}, want: "X-Evil"},
+		{tool: "gof3r", args: []string{"push", "-b", "backups", "-k", "k"}, want: "push"},
+		{tool: "gof3r", args: []string{"cp", "a", "b"}, want: "s3://"},
+
+		// etcd-backup: endpoints, durations, retention, TLS and password files.
+		{tool: "etcd-backup", args: []string{"save", "--endpoints", "not a url", dest}, want: "not a url", knownCode: 1,
+			known: "etcd-backup: --endpoints 'not a url' is tried as three members for 5 s and exits 1; a malformed endpoint should be exit 2 at start"},
+		{tool: "etcd-backup", args: []string{"save", ep, "--dial-timeout", "abc", dest}, want: "dial-timeout"},
+		{tool: "etcd-backup", args: []string{"save", ep, "--save-timeout", "-1h", dest}, want: "save-timeout"},
+		{tool: "etcd-backup", args: []string{"prune", "--keep-last", "3", "--min-keep", "0", "s3://backups/etcd/"}, want: "min-keep"},
+		{tool: "etcd-backup", args: []string{"prune", "--keep-last", "-1", "s3://backups/etcd/"}, want: "keep-last"},
+		{tool: "etcd-backup", args: []string{"save", ep, "--cacert", f.missing, dest}, want: f.missing},
+		{tool: "etcd-backup", args: []string{"save", ep, "--cacert", f.garbage, dest}, want: f.garbage, knownCode: 0,
+			known: "etcd-backup: a CA file that is not PEM is ignored for an http:// endpoint (exit 0, backup written); it should be refused at start"},
+		{tool: "etcd-backup", args: []string{"save", ep, "--cert", f.garbage, "--key", f.garbage, dest}, want: f.garbage, knownCode: 1,
+			known: "etcd-backup: a bad --cert/--key is found only when dialing (exit 1, 'no healthy etcd member', 2 lines); it should be exit 2 naming the file"},
+		{tool: "etcd-backup", args: []string{"save", ep, "--password-file", f.missing, dest}, want: f.missing, knownCode: 0,
+			known: "etcd-backup: a missing --password-file is ignored without --user (exit 0); it should be refused"},
+		{tool: "etcd-backup", args: []string{"save", ep, "s3://"}, want: "s3://"},
+		{tool: "etcd-backup", args: []string{"save", ep, "--rate-limit", "fast", dest}, want: "rate-limit"},
+		{tool: "etcd-backup", args: []string{"save", ep, "--s3-part-size", "1K", dest}, want: "s3-part-size", knownCode: 0,
+			known: "etcd-backup: --s3-part-size 1K (below S3's 5 MiB) is silently raised, not refused"},
+		{tool: "etcd-backup", args: []string{"save", ep, "--bogus", dest}, want: "bogus"},
+		{tool: "etcd-backup", args: []string{"restore", dest}, want: "data-dir"},
+		{tool: "etcd-backup", args: []string{"snapshot", dest}, want: "snapshot"},
+
+		// ep: template syntax, unset variables, globs, flags.
+		{tool: "ep", args: []string{f.tmplUnclosed}, want: f.tmplUnclosed},
+		{tool: "ep", args: []string{f.tmplBadName}, want: f.tmplBadName},
+		{tool: "ep", args: []string{f.tmplUnset}, want: "CRONBOX_UNSET_VARIABLE"},
+		{tool: "ep", args: []string{filepath.Join(f.dir, "nothing-*.conf")}, want: "nothing-*.conf"},
+		{tool: "ep", args: []string{"-z", f.tmplGood}, want: "-z"},
+		{tool: "ep", args: []string{"-s", f.tmplDefault}, want: "CRONBOX_DEFAULTED"},
+
+		// es-snapshot: URLs, durations, retention, TLS and secret files.
+		{tool: "es-snapshot", args: []string{"create"}, env: []string{"ES_REPOSITORY="}, want: "repository"},
+		{tool: "es-snapshot", args: []string{"create", "--repository", "r", "--url", "not a url"}, want: "not a url"},
+		{tool: "es-snapshot", args: []string{"create", "--repository", "r", "--url", "ftp://127.0.0.1:9"}, want: "ftp://127.0.0.1:9"},
+		{tool: "es-snapshot", args: []string{"create", "--repository", "r", "--request-timeout", "abc"}, want: "request-timeout", knownCode: 2,
+			known: "es-snapshot: a flag error prints the whole usage (41 lines) after the one-line reason"},
+		{tool: "es-snapshot", args: []string{"create", "--repository", "r"}, env: []string{"ES_TIMEOUT=-5m"}, want: "ES_TIMEOUT", knownCode: 1,
+			known: "es-snapshot: ES_TIMEOUT=-5m is accepted (an expired deadline, exit 1); it should be exit 2"},
+		{tool: "es-snapshot", args: []string{"prune", "--repository", "r", "--min-keep", "0", "--keep-last", "3"}, want: "min-keep"},
+		{tool: "es-snapshot", args: []string{"prune", "--repository", "r", "--keep-last", "-1"}, want: "keep-last"},
+		{tool: "es-snapshot", args: []string{"create", "--repository", "r", "--ca-file", f.missing}, want: f.missing},
+		{tool: "es-snapshot", args: []string{"create", "--repository", "r", "--ca-file", f.garbage}, want: f.garbage},
+		{tool: "es-snapshot", args: []string{"create", "--repository", "r", "--password-file", f.missing}, want: f.missing},
+		{tool: "es-snapshot", args: []string{"create", "--repository", "r"}, env: []string{"ES_API_KEY_FILE=" + f.unreadable}, want: "ES_API_KEY_FILE"},
+		{tool: "es-snapshot", args: []string{"create", "--repository", "r", "--pattern", "%Y-%Q"}, want: "pattern"},
+		{tool: "es-snapshot", args: []string{"backup"}, want: "backup"},
+		{tool: "es-snapshot", args: []string{"create", "--bogus"}, want: "bogus", knownCode: 2,
+			known: "es-snapshot: an unknown flag prints the whole usage after the one-line reason"},
+
+		// The image's environment, through entrypoint --check.
+		{tool: "entrypoint", env: []string{"JOB=etcd-backup", "GOCRON_SCHEDULE="}, want: "GOCRON_SCHEDULE"},
+		{tool: "entrypoint", env: e(etcdJob, "GOCRON_SCHEDULE=61 * * * * *"), want: "GOCRON_SCHEDULE", knownCode: 0,
+			known: "entrypoint --check passes an invalid GOCRON_SCHEDULE (go-cron refuses it only at the real start); --check should ask go-cron to validate"},
+		{tool: "entrypoint", env: e(etcdJob, "GOCRON_TIMEOUT=soon"), want: "GOCRON_TIMEOUT", knownCode: 0,
+			known: "entrypoint --check passes GOCRON_TIMEOUT=soon (go-cron refuses it only at the real start)"},
+		{tool: "entrypoint", env: e(etcdJob, "AWS_S3_BUCKET=Bad_Bucket"), want: "AWS_S3_BUCKET"},
+		{tool: "entrypoint", env: e(etcdJob, "AWS_S3_BUCKET="), want: "AWS_S3_BUCKET"},
+		{tool: "entrypoint", env: e(etcdJob, "AWS_S3_ENDPOINT=ftp://s3.example.com"), want: "AWS_S3_ENDPOINT"},
+		{tool: "entrypoint", env: e(etcdJob, "AWS_S3_ENDPOINT=http://exa mple.com"), want: "AWS_S3_ENDPOINT"},
+		{tool: "entrypoint", env: e(etcdJob, "AWS_S3_REGION=EU WEST"), want: "AWS_S3_REGION"},
+		{tool: "entrypoint", env: e(etcdJob, "AWS_ACCESS_KEY_ID="), want: "AWS_ACCESS_KEY_ID"},
+		{tool: "entrypoint", env: e(etcdJob, "AWS_SECRET_ACCESS_KEY=", "AWS_SECRET_ACCESS_KEY_FILE="+f.missing), want: "AWS_SECRET_ACCESS_KEY_FILE"},
+		{tool: "entrypoint", env: e(etcdJob, "AWS_SECRET_ACCESS_KEY=", "AWS_SECRET_ACCESS_KEY_FILE="+f.dir), want: "AWS_SECRET_ACCESS_KEY_FILE"},
+		{tool: "entrypoint", env: e(etcdJob, "AWS_SECRET_ACCESS_KEY=", "AWS_SECRET_ACCESS_KEY_FILE="+f.empty), want: "AWS_SECRET_ACCESS_KEY_FILE"},
+		{tool: "entrypoint", env: e(etcdJob, "AWS_SECRET_ACCESS_KEY_FILE="+f.tmplGood), want: "AWS_SECRET_ACCESS_KEY"},
+		{tool: "entrypoint", env: e(etcdJob, "ETCDCTL_PASSWORD_FILE="+f.missing), want: "ETCDCTL_PASSWORD_FILE"},
+		{tool: "entrypoint", env: e(etcdJob, "ETCD_ENDPOINTS=", "ETCD_MACHINES=\"etcd1:2379\""), want: "etcd1:2379"},
+		{tool: "entrypoint", env: e(etcdJob, "ETCD_ENDPOINTS=ftp://x:2379"), want: "ETCD_ENDPOINTS"},
+		{tool: "entrypoint", env: e(etcdJob, "ETCD_KEEP_LAST=-1"), want: "ETCD_KEEP_LAST"},
+		{tool: "entrypoint", env: e(etcdJob, "ETCD_KEEP_LAST=ten"), want: "ETCD_KEEP_LAST"},
+		{tool: "entrypoint", env: e(etcdJob, "ETCD_MIN_KEEP=0"), want: "ETCD_MIN_KEEP"},
+		{tool: "entrypoint", env: e(esJob, "ES_HOST_URL=localhost:9200"), want: "ES_HOST_URL"},
+		{tool: "entrypoint", env: e(esJob, "ES_REPOSITORY=bad/repo"), want: "ES_REPOSITORY"},
+		{tool: "entrypoint", env: e(esJob, "ES_PASSWORD_FILE="+f.missing), want: "ES_PASSWORD_FILE"},
+		{tool: "entrypoint", env: e(esJob, "ES_API_KEY_FILE="+f.unreadable), want: "ES_API_KEY_FILE"},
+		{tool: "entrypoint", env: e(esJob, "ES_KEEP_LAST=-3"), want: "ES_KEEP_LAST", knownCode: 0,
+			known: "entrypoint --check does not check ES_KEEP_LAST (es-snapshot refuses it only at the first run)"},
+		{tool: "entrypoint", env: e(esJob, "ES_MIN_KEEP=0"), want: "ES_MIN_KEEP", knownCode: 0,
+			known: "entrypoint --check does not check ES_MIN_KEEP"},
+		{tool: "entrypoint", env: e(esJob, "ES_REQUEST_TIMEOUT=abc"), want: "ES_REQUEST_TIMEOUT", knownCode: 0,
+			known: "entrypoint --check does not check ES_REQUEST_TIMEOUT"},
+		{tool: "entrypoint", env: e(etcdJob, "JOB=mysql-backup"), want: "mysql-backup"},
+		{tool: "entrypoint", env: e(etcdJob, "TEMPLATES="+f.tmplUnclosed), want: "TEMPLATES", knownCode: 2,
+			known: "entrypoint: a template error prints ep's line and its own (2 lines)"},
+		{tool: "entrypoint", env: e(etcdJob, "TEMPLATES="+filepath.Join(f.dir, "none-*.conf")), want: "TEMPLATES"},
+	}
+}
+
+type fixtures struct {
+	dir, missing, garbage, empty, unreadable                    string
+	tmplUnclosed, tmplBadName, tmplUnset, tmplGood, tmplDefault string
+}
+
+func makeFixtures(t *testing.T) fixtures {
+	dir := t.TempDir()
+	w := func(name, body string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	f := fixtures{dir: dir, missing: filepath.Join(dir, "missing.pem")}
+	f.garbage = w("garbage.pem", "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n", 0o644)
+	f.empty = w("empty", "", 0o644)
+	f.unreadable = w("unreadable", "secret\n", 0o000)
+	if os.Getuid() == 0 { // root reads a mode-000 file: a directory is unreadable as a file
+		f.unreadable = filepath.Join(dir, "secret.d")
+		os.Mkdir(f.unreadable, 0o755)
+	}
+	f.tmplUnclosed = w("unclosed.conf", "host = ${CRONBOX_HOST\n", 0o644)
+	f.tmplBadName = w("badname.conf", "host = ${1HOST}\n", 0o644)
+	f.tmplUnset = w("unset.conf", "host = ${CRONBOX_UNSET_VARIABLE}\n", 0o644)
+	f.tmplGood = w("good.conf", "plain text\n", 0o644)
+	f.tmplDefault = w("default.conf", "v = ${CRONBOX_DEFAULTED:-x}\n", 0o644)
+	return f
+}
+
+// snapshotDir lists every file under dir with its size and contents' start.
+func snapshotDir(t *testing.T, dir string) string {
+	var out []string
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		out = append(out, p+"="+string(b))
+		return nil
+	})
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
+func TestBadInput(t *testing.T) {
+	st := newStore(t)
+	etcd := etcdtest.Embed(t, etcdtest.Options{})
+	f := makeFixtures(t)
+	root := testkit.RepoRoot(t)
+	busybox := testkit.Need(t, "busybox")
+	before := snapshotDir(t, f.dir)
+	cases := badInputCases(etcd.Endpoint, st.srv.Endpoint, f)
+	if len(cases) < 50 {
+		t.Fatalf("only %d cases", len(cases))
+	}
+	for i, c := range cases {
+		name := c.tool + " " + strings.Join(c.args, " ") + " " + strings.Join(c.env, " ")
+		if len(name) > 120 {
+			name = name[:120]
+		}
+		t.Run(name, func(t *testing.T) {
+			o := track(t, "bad input")
+			work := t.TempDir()
+			env := append(st.env(st.srv.Endpoint), "ES_REPOSITORY=r", "ES_HOST_URL=http://127.0.0.1:9")
+			var p *proc
+			if c.tool == "entrypoint" {
+				env = append(env, "CRONBOX_JOBS_DIR="+filepath.Join(root, "scripts"), "CRONBOX_RENDER_DIR="+filepath.Join(t.TempDir(), "render"))
+				env = append(env, c.env...)
+				p = startIn(t, work, env, nil, busybox, "sh", filepath.Join(root, "scripts", "entrypoint"), "--check")
+			} else {
+				if c.tool == "go-cron" {
+					env = append(env, "GOCRON_STATUS_ADDR=127.0.0.1:0")
+				}
+				p = startIn(t, work, append(env, c.env...), nil, c.tool, c.args...)
+			}
+			// A refusal is immediate; a tool that took the bad input and runs on
+			// is stopped after a while (exit -1).
+			timer := time.AfterFunc(10*time.Second, func() { p.cmd.Process.Kill() })
+			code := p.wait(t)
+			timer.Stop()
+			stderr := strings.TrimSpace(p.stderr.String())
+			lines := strings.Count(stderr, "\n") + 1
+			ok := code == 2 && lines == 1 && strings.Contains(strings.ToLower(stderr), strings.ToLower(c.want))
+			if !ok {
+				if c.known != "" && code == c.knownCode {
+					o.known = c.known
+				} else {
+					t.Errorf("case %d: exit %d with %d stderr lines; want exit 2 and one line naming %q:\n%s", i, code, lines, c.want, stderr)
+				}
+			}
+			if objs, _ := st.c.List(ctx(t), st.bucket, ""); len(objs) > 0 {
+				if o.known == "" {
+					t.Errorf("a refused run wrote %v", objs)
+				}
+				for _, obj := range objs {
+					st.c.Remove(ctx(t), st.bucket, obj.Key)
+				}
+			}
+			if ents, _ := os.ReadDir(work); len(ents) > 0 {
+				t.Errorf("a refused run wrote into its working directory: %v", ents)
+			}
+			if now := snapshotDir(t, f.dir); now != before {
+				t.Errorf("a refused run changed the fixtures (templates, secrets)")
+				before = now
+			}
+		})
+	}
+}
