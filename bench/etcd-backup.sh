@@ -25,8 +25,8 @@ for p in etcd etcdctl versitygw; do command -v "$p" >/dev/null || { echo "bench:
 eb=$work/etcd-backup
 go build -trimpath -ldflags '-s -w' -o "$eb" ./etcd-backup
 go build -trimpath -o "$work/etcdload" ./etcd-backup/internal/etcdload
-gof3r=bin/gof3r
-if [ ! -x "$gof3r" ]; then gof3r=$work/gof3r; go build -trimpath -ldflags '-s -w' -o "$gof3r" ./gof3r; fi
+gof3r=$work/gof3r
+go build -trimpath -ldflags '-s -w' -o "$gof3r" ./gof3r
 port() { "$work/etcdload" -freeport; }
 wait_for() { # seconds, command...
 	local n=$(($1 * 10)); shift
@@ -56,6 +56,7 @@ measure() { # label, command... ; prints "secs rss_mb"
 }
 
 row() { printf '| %-9s | %-46s | %7.2f s | %6s MB |\n' "$1" "$2" "$3" "$4"; }
+note() { printf '| %-9s | %-46s | %s |\n' "$1" "$2" "$3"; }
 results=()
 for size in $sizes; do
 	cport=$(port) pport=$(port)
@@ -76,28 +77,27 @@ for size in $sizes; do
 	read -r t_s3 r_s3 < <(measure eb-s3 env ETCD_BACKUP_LOG_LEVEL=debug "$eb" save --endpoints "$ep" "s3://bench/etcd.db")
 	# The S3 package logs how long the multipart upload and the server-side
 	# copy to the final key (with the checksum in its metadata) took.
-	split=$(grep -o 'upload=[0-9.]*s copy=[0-9.]*s' "$work/eb-s3.log" | tail -1 || true)
+	split=$(grep -o 'upload=[0-9.]*[mµ]*s copy=[0-9.]*[mµ]*s' "$work/eb-s3.log" | tail -1 || true)
 	read -r t_file r_file < <(measure eb-file "$eb" save --endpoints "$ep" "$work/out.db")
-	# etcdctl, then gof3r: time the pair, RSS of the larger process.
-	read -r t_c r_c < <(measure etcdctl etcdctl --endpoints "$ep" snapshot save "$work/ctl.db")
-	etcdctl --endpoints "$ep" snapshot save "$work/ctl.db" >/dev/null 2>&1
-	if read -r t_g r_g < <(measure gof3r "$gof3r" put -b bench -k ctl.db -p "$work/ctl.db" 2>/dev/null); then
-		t_pair=$(echo "$t_c + $t_g" | bc); r_pair=$((r_c > r_g ? r_c : r_g))
-	else
-		t_pair=""; r_pair="n/a"
-	fi
+	# The peer pair: etcdctl to a local file, then gof3r uploads it. Peak RSS
+	# is the largest single process of the two.
+	t_pair="" r_pair=""
+	# shellcheck disable=SC2016 # $1.. are bash -c's arguments
+	read -r t_pair r_pair < <(measure pair bash -c 'etcdctl --endpoints "$1" snapshot save "$2" && "$3" put -b bench -k ctl.db -p "$2"' _ "$ep" "$work/ctl.db" "$gof3r") || true
+	dbsize=$(stat -c %s "$work/ctl.db" 2>/dev/null || echo "$dbsize")
+	label="$((dbsize >> 20)) MiB"
 	kill "$epid"; wait "$epid" 2>/dev/null || true
 
 	results+=("$(row "$label" "etcdctl snapshot save (local file)" "$t_ctl" "$r_ctl")")
 	results+=("$(row "$label" "etcd-backup save -> versitygw (streamed)" "$t_s3" "$r_s3")")
 	results+=("$(row "$label" "etcd-backup save -> local file" "$t_file" "$r_file")")
-	if [ -n "$t_pair" ]; then
+	if [ -n "${t_pair:-}" ]; then
 		results+=("$(row "$label" "etcdctl snapshot save + gof3r put" "$t_pair" "$r_pair")")
 	else
-		results+=("| $label | etcdctl snapshot save + gof3r put | gof3r failed | |")
+		results+=("$(note "$label" "etcdctl snapshot save + gof3r put" "failed")")
 	fi
-	results+=("| $label | ratio etcd-backup->S3 / etcdctl local | $(echo "scale=2; $t_s3 / $t_ctl" | bc)x | |")
-	results+=("| $label | etcd-backup->S3 split (S3 package debug log) | ${split:-n/a} | |")
+	results+=("$(note "$label" "ratio etcd-backup->S3 / etcdctl local" "$(echo "scale=2; $t_s3 / $t_ctl" | bc)x")")
+	results+=("$(note "$label" "etcd-backup->S3 split (S3 package log)" "${split:-n/a}")")
 done
 printf '| %-9s | %-46s | %9s | %9s |\n' "database" "tool" "wall" "peak RSS"
 printf '|%s|%s|%s|%s|\n' ----------- ------------------------------------------------ ----------- -----------
