@@ -5,6 +5,8 @@
 //
 //	e := etcdtest.Embed(t, etcdtest.Options{})          // one member, in-process
 //	cli := e.Client(t)
+//	etcdtest.Embed(t, etcdtest.Options{Dir: restored, Name: "r1", PeerURL: peer}) // serve a restored data dir
+//	etcdtest.Embed(t, etcdtest.Options{TLS: etcdtest.NewCerts(t)})               // https, client certificates required
 //
 //	c := etcdtest.StartCluster(t, etcdtest.ClusterOptions{Size: 3})
 //	c.Endpoints()  // client URLs, one per member
