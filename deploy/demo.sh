@@ -146,7 +146,7 @@ if [ -n "${DEMO_SECONDS:-}" ]; then
 	busybox wget -q -O "$work/status.json" "$status/" 2>/dev/null && code=200
 	backups=$(find "$work/s3/$bucket" -type f -name '*.db' | wc -l)
 	say "self-test: status $code, $backups backup(s) in the bucket"
-	busybox wget -q -O - "$status/" 2>/dev/null >&2 || cat "$work/status.json" >&2 2>/dev/null || true
+	cat "$work/status.json" >&2 2>/dev/null || true
 	echo >&2
 	if [ "$code" != 200 ] || [ "$backups" -lt 1 ]; then die "self-test failed"; fi
 	exit 0
