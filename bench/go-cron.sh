@@ -45,15 +45,18 @@ percentile() { sort -n "$1" | awk -v p="$2" '{ a[NR] = $1 } END { i = int((p / 1
 
 # --- fire latency: both tools side by side, every second ------------------
 echo "fire latency: $FIRES fires each (about $((FIRES + 3)) s)" >&2
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 job='date +%s.%N >> '
+: > "$work/gocron.fires"; : > "$work/super.fires"
 "$GOCRON" --status-addr 127.0.0.1:0 "* * * * * *" -- sh -c "$job $work/gocron.fires" >/dev/null 2>&1 &
 gpid=$!; pids+=("$gpid")
 echo "* * * * * * * $job $work/super.fires" > "$work/crontab.latency"
 supercronic -quiet "$work/crontab.latency" >/dev/null 2>&1 &
 spid=$!; pids+=("$spid")
-while [ "$(wc -l < "$work/gocron.fires" 2>/dev/null || echo 0)" -lt "$((FIRES + 1))" ] ||
-	[ "$(wc -l < "$work/super.fires" 2>/dev/null || echo 0)" -lt "$((FIRES + 1))" ]; do sleep 0.2; done
+while [ "$(wc -l < "$work/gocron.fires")" -lt "$((FIRES + 1))" ] ||
+	[ "$(wc -l < "$work/super.fires")" -lt "$((FIRES + 1))" ]; do sleep 0.2; done
 stop "$gpid"; stop "$spid"
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 lat() { # the first fire may come from a partial second: drop it
 	tail -n +2 "$1" | head -n "$FIRES" | awk '{ f = $1 - int($1); printf "%.3f\n", f * 1000 }' > "$1.ms"
 }
@@ -117,3 +120,4 @@ printf '| idle RSS | %s | %s | <= 8 MB |\n' "$(mb "$g_idle")" "$(mb "$s_idle")"
 printf '| peak RSS while a job writes 1 GiB (time) | %s (%s) | %s (%s) | <= 16 MB |\n' "$(mb "$g_big")" "$g_big_s" "$(mb "$s_big")" "$s_big_s"
 printf '| status GET / while a job runs | %s req/s | no status JSON; /health: %s req/s | >= 20k req/s |\n' "$g_rps" "$s_hrps"
 printf '| GET /metrics while a job runs | %s req/s | %s req/s | |\n' "$g_mrps" "$s_mrps"
+printf '\nBoth tools fired side by side, a job of sh -c "date +%%s.%%N >> FILE" every second; load average %s before, %s after (%s cores).\n' "$load_before" "$load_after" "$(nproc)"
