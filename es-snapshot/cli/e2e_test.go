@@ -23,8 +23,8 @@ import (
 )
 
 // These tests run the real es-snapshot binary (and scripts/es-backup in
-// busybox sh) against real nodes: OpenSearch 2.19.6 and Elasticsearch
-// 7.10.2, each started once for the package.
+// busybox sh) against real nodes: OpenSearch 2.19.6, Elasticsearch 7.10.2
+// and Elasticsearch 7.17.29, each started once for the package.
 
 var nodes []*opensearchtest.Node
 
@@ -315,6 +315,12 @@ func TestDrill(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "SUCCESS") || !strings.Contains(r.stdout, "_drill") {
 			t.Errorf("list: %s", r)
 		}
+		// Sizes where the server gives them (index_details, Elasticsearch 7.13+).
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		sized := strings.Contains(lines[len(lines)-1], "KiB")
+		if want := n.Flavor == opensearchtest.Elasticsearch717; sized != want {
+			t.Errorf("list on %s: size shown %v, want %v:\n%s", n.Flavor, sized, want, r.stdout)
+		}
 	})
 }
 
@@ -507,7 +513,7 @@ func TestSecondCreateWaitsForTheFirst(t *testing.T) {
 		}
 		limit(1)
 		t.Cleanup(func() { limit(nil) })
-		if err := n.IndexDocs(ctx(t), "slow-src", 20); err != nil {
+		if err := n.IndexDocs(ctx(t), "slow-src", 5); err != nil {
 			t.Fatal(err)
 		}
 		env := map[string]string{"ES_HOST_URL": n.URL, "ES_REPOSITORY": "slow", "ES_INDICES": "slow-src", "ES_TIMEOUT": "2m"}
@@ -609,7 +615,7 @@ func TestRepoEnsureRegistersOnlyWhenDifferent(t *testing.T) {
 // goes on and finishes.
 func TestDeadlineWhileRunning(t *testing.T) {
 	eachNode(t, func(t *testing.T, n *opensearchtest.Node) {
-		if err := n.IndexDocs(ctx(t), "dl-src", 20); err != nil {
+		if err := n.IndexDocs(ctx(t), "dl-src", 5); err != nil {
 			t.Fatal(err)
 		}
 		env := map[string]string{"ES_HOST_URL": n.URL, "ES_REPOSITORY": "dl", "ES_INDICES": "dl-src", "ES_SNAPSHOTNAME": "dl"}

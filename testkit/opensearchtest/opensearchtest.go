@@ -1,5 +1,5 @@
 // Package opensearchtest starts a real search node for tests: OpenSearch
-// 2.19.6 or Elasticsearch 7.10.2, each in one JVM (built from Maven artifacts
+// 2.19.6, Elasticsearch 7.10.2 or 7.17.29, each in one JVM (built from Maven artifacts
 // by testsupport/opensearch/prepare), on free loopback ports with a fresh
 // path.home, path.data and path.repo, and waits for green cluster health.
 //
@@ -45,11 +45,19 @@ const (
 	// Elasticsearch is Elasticsearch 7.10.2, the last Apache-2.0 release,
 	// whose modules codelibs republishes.
 	Elasticsearch Flavor = "elasticsearch"
+	// Elasticsearch717 is Elasticsearch 7.17.29, the last 7.x, with
+	// Elastic's own transport-netty4-client (no analysis-common module).
+	Elasticsearch717 Flavor = "elasticsearch717"
 )
 
 // Flavors returns every flavour the harness can run, for suites that run
 // against each.
-func Flavors() []Flavor { return []Flavor{OpenSearch, Elasticsearch} }
+func Flavors() []Flavor { return []Flavor{OpenSearch, Elasticsearch, Elasticsearch717} }
+
+// Version is the server version a flavour runs.
+func (f Flavor) Version() string {
+	return map[Flavor]string{OpenSearch: "2.19.6", Elasticsearch: "7.10.2", Elasticsearch717: "7.17.29"}[f]
+}
 
 // Options configures a node; the zero value is an OpenSearch node with a
 // 512 MiB heap in a fresh temporary directory.
@@ -86,7 +94,7 @@ func Start(opts Options) (*Node, error) {
 	if opts.Flavor == "" {
 		opts.Flavor = OpenSearch
 	}
-	if opts.Flavor != OpenSearch && opts.Flavor != Elasticsearch {
+	if opts.Flavor.Version() == "" {
 		return nil, fmt.Errorf("opensearchtest: unknown flavor %q", opts.Flavor)
 	}
 	if opts.HeapMB == 0 {

@@ -24,7 +24,7 @@ func TestNodeStartsIndexesAndStops(t *testing.T) {
 			if err := n.JSON(ctx, http.MethodGet, "/", nil, &root); err != nil {
 				t.Fatal(err)
 			}
-			want := map[Flavor]string{OpenSearch: "2.19.6", Elasticsearch: "7.10.2"}[f]
+			want := f.Version()
 			if root.Version.Number != want {
 				t.Fatalf("version %q, want %q", root.Version.Number, want)
 			}

@@ -17,7 +17,7 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /**
- * Runs one OpenSearch (org.opensearch) or Elasticsearch 7.10 (org.elasticsearch)
+ * Runs one OpenSearch (org.opensearch) or Elasticsearch 7.x (org.elasticsearch)
  * node in this JVM for cronbox's tests, with whichever of the two is on the
  * classpath.
  *
