@@ -194,12 +194,21 @@ wait:
 		}
 		stop(syscall.SIGTERM)
 		tick := time.NewTicker(10 * time.Millisecond)
+		var giveUp <-chan time.Time // after SIGKILL: zombies nobody reaps, processes stuck in the kernel
+		if kill == nil {
+			giveUp = time.After(c.Grace + time.Second)
+		}
+	linger:
 		for groupAlive(pid) {
 			select {
 			case <-kill:
 				kill = nil
 				log.Warn("job group outlived the grace period: SIGKILL", "pid", pid)
 				syscall.Kill(-pid, syscall.SIGKILL) //nolint:errcheck
+				giveUp = time.After(c.Grace + time.Second)
+			case <-giveUp:
+				log.Warn("job group still has members after SIGKILL; leaving them", "pid", pid)
+				break linger
 			case <-tick.C:
 			}
 		}
