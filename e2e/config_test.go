@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -113,4 +114,64 @@ func TestFailingJobAnswers503(t *testing.T) {
 	if code != http.StatusServiceUnavailable || doc.Last.Exit_status != 3 || !strings.Contains(doc.Last.Stderr, "the-reason") {
 		t.Fatalf("status %d, want 503 with exit 3 and the reason in Last.Stderr: %s", code, body)
 	}
+}
+
+// TEMPLATES are rendered with ep before the start, into /tmp/cronbox (the
+// originals may be read-only mounts); a variable nobody set stops the start.
+func TestTemplates(t *testing.T) {
+	t.Run("rendered", func(t *testing.T) {
+		t.Parallel()
+		ct := StartWithFiles(t, map[string]string{
+			"JOB":             "cat /tmp/cronbox/repo.json",
+			"GOCRON_SCHEDULE": "@every 1s",
+			"TEMPLATES":       "/etc/cronbox/*.json",
+			"AWS_S3_BUCKET":   "tmpl-bucket",
+		}, map[string]string{"/etc/cronbox/repo.json": `{"bucket":"${AWS_S3_BUCKET}","base":"${BASE:-root}"}`})
+		code, doc, body := ct.WaitRun(t, 30*time.Second)
+		if code != http.StatusOK || !strings.Contains(doc.Last.Stdout, `{"bucket":"tmpl-bucket","base":"root"}`) {
+			t.Fatalf("status %d, want 200 with the rendered template in Last.Stdout: %s", code, body)
+		}
+	})
+	t.Run("unset variable", func(t *testing.T) {
+		t.Parallel()
+		ct := StartWithFiles(t, map[string]string{
+			"JOB":             "true",
+			"GOCRON_SCHEDULE": "@every 1s",
+			"TEMPLATES":       "/etc/cronbox/*.json",
+		}, map[string]string{"/etc/cronbox/repo.json": "{\n  \"x\": \"${NOT_SET_ANYWHERE}\"\n}\n"})
+		if code := ct.Wait(t, 20*time.Second); code != 2 {
+			t.Errorf("exit status %d, want 2", code)
+		}
+		if !strings.Contains(ct.Logs(), "NOT_SET_ANYWHERE") {
+			t.Errorf("the output does not name the variable:\n%s", ct.Logs())
+		}
+	})
+}
+
+// --once (the Kubernetes CronJob variant): no schedule needed, go-cron runs
+// the job once and exits with its status. The job here asks every tool
+// symlink for its version: the multicall binary dispatches on argv[0] and
+// carries the version `make rootfs` stamped in.
+func TestOnceExitsWithTheJobsStatus(t *testing.T) {
+	t.Run("good", func(t *testing.T) {
+		t.Parallel()
+		ct := Start(t, map[string]string{
+			"JOB": `for t in go-cron gof3r etcd-backup es-snapshot ep; do printf '%s: ' "$t"; "$t" --version 2>&1 | head -1 || exit 1; done`,
+		}, "--once")
+		if code := ct.Wait(t, 30*time.Second); code != 0 {
+			t.Fatalf("exit status %d, want 0:\n%s", code, ct.Logs())
+		}
+		for _, tool := range []string{"go-cron", "gof3r", "etcd-backup", "es-snapshot", "ep"} {
+			if !regexp.MustCompile(`(?m)^` + tool + `: .*\be2e\b`).MatchString(ct.Logs()) {
+				t.Errorf("%s --version does not report the stamped version e2e:\n%s", tool, ct.Logs())
+			}
+		}
+	})
+	t.Run("failing", func(t *testing.T) {
+		t.Parallel()
+		ct := Start(t, map[string]string{"JOB": "exit 4"}, "--once")
+		if code := ct.Wait(t, 30*time.Second); code != 4 {
+			t.Errorf("exit status %d, want the job's 4:\n%s", code, ct.Logs())
+		}
+	})
 }
