@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -209,59 +208,85 @@ func TestS3SecretChangedAnswers503(t *testing.T) {
 
 // SIGTERM while an upload is under way: go-cron forwards it to the job, the
 // upload is aborted, and the container exits by itself within the grace
-// period, leaving neither an object nor a multipart upload behind.
+// period, leaving neither an object nor a multipart upload behind. Once with
+// the etcd-backup job (a 12 MB database read at 2 MB/s, so the save is cut
+// mid-stream), once with a plain gof3r stream.
 func TestSIGTERMMidUploadLeavesNothing(t *testing.T) {
-	t.Parallel()
-	srv := testkit.Versitygw(t)
-	bucket := srv.Bucket(t, "interrupted")
 	const grace = 10 * time.Second
-	ct := Start(t, map[string]string{
-		// 3 GB of zeros: long enough to be cut, and S3 sees a multipart upload.
-		"JOB":                   "dd if=/dev/zero bs=1M count=3000 2>/dev/null | gof3r put -b " + bucket + " -k big.bin",
-		"GOCRON_SCHEDULE":       "@every 1h",
-		"AWS_S3_ENDPOINT":       srv.Endpoint,
-		"AWS_ACCESS_KEY_ID":     srv.AccessKey,
-		"AWS_SECRET_ACCESS_KEY": srv.SecretKey,
-	}, "--run-on-start", "--grace", grace.String())
-	client := s3Client(t, srv)
-	testkit.WaitFor(t, 60*time.Second, "a multipart upload under way", func() error {
-		if ct.Exited() {
-			t.Fatalf("the container exited before the upload started")
-		}
-		ups, err := client.ListMultipartUploads(ctx(t), bucket, "")
-		if err != nil {
-			return err
-		}
-		if len(ups) == 0 {
-			return testkit.ErrNotYet
-		}
-		return nil
-	})
-	start := time.Now()
-	ct.Signal(t, syscall.SIGTERM)
-	status := ct.Wait(t, grace+5*time.Second)
-	took := time.Since(start)
-	t.Logf("exited %d after %s", status, took.Round(time.Millisecond))
-	if took > grace {
-		t.Errorf("exit took %s, longer than the grace period %s", took, grace)
+	cases := []struct {
+		name string
+		env  func(t *testing.T, bucket string) map[string]string
+	}{
+		{"etcd-backup job", func(t *testing.T, bucket string) map[string]string {
+			src := etcdtest.Embed(t, etcdtest.Options{})
+			cli := src.Client(t)
+			value := strings.Repeat("x", 100<<10)
+			for i := 0; i < 120; i++ {
+				if _, err := cli.Put(ctx(t), fmt.Sprintf("/big/%03d", i), value); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return map[string]string{
+				"JOB":                    "etcd-backup",
+				"ETCD_ENDPOINTS":         src.Endpoint,
+				"AWS_S3_BUCKET":          bucket,
+				"ETCD_BACKUP_RATE_LIMIT": "2M",
+			}
+		}},
+		{"gof3r stream", func(t *testing.T, bucket string) map[string]string {
+			// 3 GB of zeros: long enough to be cut.
+			return map[string]string{"JOB": "dd if=/dev/zero bs=1M count=3000 2>/dev/null | gof3r put -b " + bucket + " -k big.bin"}
+		}},
 	}
-	if !strings.Contains(ct.Logs(), "stopping") {
-		t.Errorf("go-cron did not log its shutdown:\n%s", ct.Logs())
-	}
-	ups, err := client.ListMultipartUploads(ctx(t), bucket, "")
-	if err != nil || len(ups) != 0 {
-		t.Errorf("multipart uploads left: %q (%v)", ups, err)
-	}
-	objs, err := client.List(ctx(t), bucket, "")
-	if err != nil || len(objs) != 0 {
-		var keys []string
-		for _, o := range objs {
-			keys = append(keys, o.Key)
-		}
-		t.Errorf("objects left in the bucket: %q (%v)", keys, err)
-	}
-	if _, err := client.Stat(ctx(t), bucket, "big.bin"); !errors.Is(err, s3.ErrNotFound) {
-		t.Errorf("big.bin: %v, want not found", err)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			srv := testkit.Versitygw(t)
+			bucket := srv.Bucket(t, "interrupted")
+			env := c.env(t, bucket)
+			env["GOCRON_SCHEDULE"] = "@every 1h"
+			env["AWS_S3_ENDPOINT"] = srv.Endpoint
+			env["AWS_ACCESS_KEY_ID"] = srv.AccessKey
+			env["AWS_SECRET_ACCESS_KEY"] = srv.SecretKey
+			ct := Start(t, env, "--run-on-start", "--grace", grace.String())
+			client := s3Client(t, srv)
+			testkit.WaitFor(t, 60*time.Second, "a multipart upload under way", func() error {
+				if ct.Exited() {
+					t.Fatalf("the container exited before the upload started")
+				}
+				ups, err := client.ListMultipartUploads(ctx(t), bucket, "")
+				if err != nil {
+					return err
+				}
+				if len(ups) == 0 {
+					return testkit.ErrNotYet
+				}
+				return nil
+			})
+			start := time.Now()
+			ct.Signal(t, syscall.SIGTERM)
+			status := ct.Wait(t, grace+5*time.Second)
+			took := time.Since(start)
+			t.Logf("exited %d after %s", status, took.Round(time.Millisecond))
+			if took > grace {
+				t.Errorf("exit took %s, longer than the grace period %s", took, grace)
+			}
+			if !strings.Contains(ct.Logs(), "stopping") {
+				t.Errorf("go-cron did not log its shutdown:\n%s", ct.Logs())
+			}
+			ups, err := client.ListMultipartUploads(ctx(t), bucket, "")
+			if err != nil || len(ups) != 0 {
+				t.Errorf("multipart uploads left: %q (%v)", ups, err)
+			}
+			objs, err := client.List(ctx(t), bucket, "")
+			if err != nil || len(objs) != 0 {
+				var keys []string
+				for _, o := range objs {
+					keys = append(keys, o.Key)
+				}
+				t.Errorf("objects left in the bucket: %q (%v)", keys, err)
+			}
+		})
 	}
 }
 
