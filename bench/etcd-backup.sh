@@ -7,7 +7,9 @@
 #     the key with its SHA-256: one server-side copy is included);
 #   - etcd-backup save to a local file (temp name, fsync, rename);
 #   - etcdctl snapshot save to a local file (fsync, no check until restore);
-#   - etcdctl snapshot save, then bin/gof3r put of that file.
+#   - etcdctl snapshot save, then gof3r put of that file;
+#   - gof3r put of the same snapshot from a pipe: the S3 package's stream
+#     path alone, which bounds what any streamed upload costs here.
 # Each is run twice; the faster run is shown. Targets: the S3 streaming pass
 # within 1.1x of etcdctl's local save, and etcd-backup's peak RSS under 64 MB
 # whatever the database size.
@@ -84,7 +86,14 @@ for size in $sizes; do
 	t_pair="" r_pair=""
 	# shellcheck disable=SC2016 # $1.. are bash -c's arguments
 	read -r t_pair r_pair < <(measure pair bash -c 'etcdctl --endpoints "$1" snapshot save "$2" && "$3" put -b bench -k ctl.db -p "$2"' _ "$ep" "$work/ctl.db" "$gof3r") || true
-	dbsize=$(stat -c %s "$work/ctl.db" 2>/dev/null || echo "$dbsize")
+	# The S3 package's stream path alone (staging upload + server-side copy),
+	# fed the same snapshot from a pipe: what any streamed upload costs here.
+	etcdctl --endpoints "$ep" snapshot save "$work/snap.db" >/dev/null 2>&1
+	t_pipe="" r_pipe=""
+	# shellcheck disable=SC2016
+	read -r t_pipe r_pipe < <(measure pipe bash -c 'cat "$1" | "$2" put -b bench -k pipe.db' _ "$work/snap.db" "$gof3r") || true
+	dbsize=$(stat -c %s "$work/snap.db" 2>/dev/null || echo "$dbsize")
+	rm -f "$work/snap.db"
 	label="$((dbsize >> 20)) MiB"
 	kill "$epid"; wait "$epid" 2>/dev/null || true
 
@@ -95,6 +104,9 @@ for size in $sizes; do
 		results+=("$(row "$label" "etcdctl snapshot save + gof3r put" "$t_pair" "$r_pair")")
 	else
 		results+=("$(note "$label" "etcdctl snapshot save + gof3r put" "failed")")
+	fi
+	if [ -n "${t_pipe:-}" ]; then
+		results+=("$(row "$label" "cat snapshot | gof3r put (S3 stream path only)" "$t_pipe" "$r_pipe")")
 	fi
 	results+=("$(note "$label" "ratio etcd-backup->S3 / etcdctl local" "$(echo "scale=2; $t_s3 / $t_ctl" | bc)x")")
 	results+=("$(note "$label" "etcd-backup->S3 split (S3 package log)" "${split:-n/a}")")
