@@ -129,6 +129,12 @@ func printSummary(w io.Writer) {
 		total.partial += r.partial
 	}
 	fmt.Fprintf(w, "| %-22s | %5d | %8d | %5d | %9d | %15d |\n", "total", total.tried, total.survived, total.known, total.lost, total.partial)
+	if soakReport != "" {
+		fmt.Fprintln(w, soakReport)
+	}
+	for _, l := range loadReport {
+		fmt.Fprintln(w, l)
+	}
 	if len(known) > 0 {
 		sort.Strings(known)
 		fmt.Fprintf(w, "known findings (the test asserts today's behaviour; the owner's fix is pending):\n%s\n", strings.Join(known, "\n"))
@@ -248,14 +254,28 @@ func tail(s string, n int) string {
 }
 
 type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu  sync.Mutex
+	b   bytes.Buffer
+	max int // when > 0, keep only about the last max bytes
 }
 
 func (b *syncBuf) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.max > 0 && b.b.Len()+len(p) > 2*b.max {
+		keep := b.b.Bytes()[b.b.Len()-min(b.b.Len(), b.max):]
+		nb := append([]byte(nil), keep...)
+		b.b.Reset()
+		b.b.Write(nb)
+	}
 	return b.b.Write(p)
+}
+
+// limit bounds the buffer to about the last n bytes.
+func (b *syncBuf) limit(n int) {
+	b.mu.Lock()
+	b.max = n
+	b.mu.Unlock()
 }
 
 func (b *syncBuf) String() string {
