@@ -23,8 +23,8 @@ import (
 )
 
 // These tests run the real es-snapshot binary (and scripts/es-backup in
-// busybox sh) against real nodes: OpenSearch 2.19.6, Elasticsearch 7.10.2
-// and Elasticsearch 7.17.29, each started once for the package.
+// busybox sh) against real nodes: OpenSearch 2.19.6 and 3.9.0,
+// Elasticsearch 7.10.2 and 7.17.29, each started once for the package.
 
 var nodes []*opensearchtest.Node
 
@@ -70,10 +70,14 @@ func tail(s string, n int) string {
 	return s
 }
 
-// eachNode runs f against every node, one subtest per flavour.
+// eachNode runs f against every node, one parallel subtest per flavour
+// (each has its own node; most of a test's time is spent waiting on it).
 func eachNode(t *testing.T, f func(t *testing.T, n *opensearchtest.Node)) {
 	for _, n := range nodes {
-		t.Run(string(n.Flavor), func(t *testing.T) { f(t, n) })
+		t.Run(string(n.Flavor), func(t *testing.T) {
+			t.Parallel()
+			f(t, n)
+		})
 	}
 }
 

@@ -21,7 +21,9 @@ type Runner struct {
 	Progress io.Writer        // one line per step or state change (stderr)
 	Now      func() time.Time // default time.Now
 	// PollMin and PollMax bound the wait between polls and retries
-	// (defaults 250 ms and 5 s; the wait doubles from one to the other).
+	// (defaults 250 ms and 2 s; the wait doubles from one to the other).
+	// One GET of one snapshot every 2 s costs the server nothing and keeps
+	// a job's end within 2 s of the snapshot's.
 	PollMin, PollMax time.Duration
 	// ProgressEvery is how often a running snapshot reports (default 10 s).
 	ProgressEvery time.Duration
@@ -47,7 +49,7 @@ func (r *Runner) backoff() func() time.Duration {
 		lo = 250 * time.Millisecond
 	}
 	if hi < lo {
-		hi = 5 * time.Second
+		hi = 2 * time.Second
 		if hi < lo {
 			hi = lo
 		}

@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,25 +49,41 @@ const (
 	// Elasticsearch717 is Elasticsearch 7.17.29, the last 7.x, with
 	// Elastic's own transport-netty4-client (no analysis-common module).
 	Elasticsearch717 Flavor = "elasticsearch717"
+	// OpenSearch3 is OpenSearch 3.9.0; it needs Java 21 or newer (see
+	// Options.JavaHome).
+	OpenSearch3 Flavor = "opensearch3"
 )
 
 // Flavors returns every flavour the harness can run, for suites that run
 // against each.
-func Flavors() []Flavor { return []Flavor{OpenSearch, Elasticsearch, Elasticsearch717} }
+func Flavors() []Flavor { return []Flavor{OpenSearch, Elasticsearch, Elasticsearch717, OpenSearch3} }
 
 // Version is the server version a flavour runs.
 func (f Flavor) Version() string {
-	return map[Flavor]string{OpenSearch: "2.19.6", Elasticsearch: "7.10.2", Elasticsearch717: "7.17.29"}[f]
+	return map[Flavor]string{OpenSearch: "2.19.6", Elasticsearch: "7.10.2", Elasticsearch717: "7.17.29", OpenSearch3: "3.9.0"}[f]
+}
+
+// minJava is the oldest Java a flavour runs on.
+func (f Flavor) minJava() int {
+	if f == OpenSearch3 {
+		return 21
+	}
+	return 17
 }
 
 // Options configures a node; the zero value is an OpenSearch node with a
 // 512 MiB heap in a fresh temporary directory.
 type Options struct {
-	Flavor       Flavor            // default OpenSearch
-	HeapMB       int               // default 512
-	Dir          string            // holds home/, data/, repo/; default a temp dir that Stop removes
-	Settings     map[string]string // extra node settings (key=value), override the defaults
-	StartTimeout time.Duration     // default 3 minutes (the JVM is slow on a busy 2-core machine)
+	Flavor   Flavor            // default OpenSearch
+	HeapMB   int               // default 512
+	Dir      string            // holds home/, data/, repo/; default a temp dir that Stop removes
+	Settings map[string]string // extra node settings (key=value), override the defaults
+	// JavaHome is the JDK to run; default $JAVA_HOME or java on PATH when
+	// it is new enough for the flavour, else the newest JDK in
+	// /usr/lib/jvm that is (OpenSearch 3 needs 21+; machines here have
+	// Java 17 as the default and a Temurin 25 beside it).
+	JavaHome     string
+	StartTimeout time.Duration // default 3 minutes (the JVM is slow on a busy 2-core machine)
 }
 
 // Node is a running search node.
@@ -107,9 +124,9 @@ func Start(opts Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	java, err := javaBinary()
+	java, err := javaBinary(opts.JavaHome, opts.Flavor.minJava())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("opensearchtest: %s %s: %w", opts.Flavor, opts.Flavor.Version(), err)
 	}
 	if err := prepare(support); err != nil {
 		return nil, err
@@ -382,17 +399,64 @@ func supportDir() (string, error) {
 	}
 }
 
-func javaBinary() (string, error) {
-	if h := os.Getenv("JAVA_HOME"); h != "" {
-		if p := filepath.Join(h, "bin", "java"); fileExists(p) {
-			return p, nil
+// javaBinary finds a java of at least version min: home if given, then
+// $JAVA_HOME, java on PATH, and the JDKs in /usr/lib/jvm (newest first).
+func javaBinary(home string, min int) (string, error) {
+	var candidates []string
+	if home != "" {
+		candidates = append(candidates, filepath.Join(home, "bin", "java"))
+	}
+	if h := os.Getenv("JAVA_HOME"); h != "" && home == "" {
+		candidates = append(candidates, filepath.Join(h, "bin", "java"))
+	}
+	if p, err := exec.LookPath("java"); err == nil && home == "" {
+		candidates = append(candidates, p)
+	}
+	if home == "" {
+		jdks, _ := filepath.Glob("/usr/lib/jvm/*/bin/java")
+		sort.Sort(sort.Reverse(sort.StringSlice(jdks)))
+		candidates = append(candidates, jdks...)
+	}
+	var seen []string
+	for _, c := range candidates {
+		if !fileExists(c) {
+			continue
+		}
+		v := javaMajor(c)
+		seen = append(seen, fmt.Sprintf("%s (%d)", c, v))
+		if v >= min {
+			return c, nil
 		}
 	}
-	p, err := exec.LookPath("java")
-	if err != nil {
-		return "", fmt.Errorf("opensearchtest: java is not installed (%v): run `make deps`", err)
+	if len(seen) == 0 {
+		return "", errors.New("java is not installed: run `make deps`")
 	}
-	return p, nil
+	return "", fmt.Errorf("needs Java %d or newer; found only %s (set Options.JavaHome)", min, strings.Join(seen, ", "))
+}
+
+// javaMajor reads the JDK's release file (JAVA_VERSION="25.0.3"); 0 when
+// it cannot tell.
+func javaMajor(java string) int {
+	real, err := filepath.EvalSymlinks(java)
+	if err != nil {
+		return 0
+	}
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(real)), "release"))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "JAVA_VERSION="); ok {
+			v = strings.Trim(v, `"`)
+			major, _, _ := strings.Cut(v, ".")
+			if major == "1" { // 1.8.0_x
+				return 8
+			}
+			n, _ := strconv.Atoi(major)
+			return n
+		}
+	}
+	return 0
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

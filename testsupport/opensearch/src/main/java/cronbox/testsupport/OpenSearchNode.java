@@ -90,10 +90,12 @@ public final class OpenSearchNode {
                 .invoke(null, built, Map.of(), null, nodeName);
 
         // The modules a distribution would load from modules/: HTTP and
-        // transport over netty, the analyzers, and painless where present.
+        // transport over netty (Netty4ModulePlugin from OpenSearch 3), the
+        // analyzers, and painless where present.
         List<Class<?>> plugins = new ArrayList<>();
         for (String name : new String[] {
                 p + ".transport.Netty4Plugin",
+                p + ".transport.Netty4ModulePlugin",
                 p + ".analysis.common.CommonAnalysisPlugin",
                 p + ".painless.PainlessPlugin"}) {
             if (present(name)) {
@@ -104,7 +106,14 @@ public final class OpenSearchNode {
         Class<?> nodeClass = Class.forName(p + ".node.Node");
         Constructor<?> ctor = nodeClass.getDeclaredConstructor(envClass, Collection.class, boolean.class);
         ctor.setAccessible(true);
-        Object node = unwrap(() -> ctor.newInstance(env, plugins, true));
+        // OpenSearch 3 takes PluginInfo descriptors of classpath plugins
+        // where earlier versions took the classes themselves.
+        Collection<?> pluginArg = plugins;
+        if (ctor.getGenericParameterTypes()[1].getTypeName().endsWith("PluginInfo>")) {
+            pluginArg = pluginInfos(p, plugins);
+        }
+        Collection<?> finalPluginArg = pluginArg;
+        Object node = unwrap(() -> ctor.newInstance(env, finalPluginArg, true));
         Method close = nodeClass.getMethod("close");
         Runtime.getRuntime().addShutdownHook(new Thread(() -> closeQuietly(node, close)));
         unwrap(() -> nodeClass.getMethod("start").invoke(node));
@@ -134,6 +143,21 @@ public final class OpenSearchNode {
         System.err.println("cronbox-test-node: stdin closed, stopping");
         closeQuietly(node, close);
         System.exit(0);
+    }
+
+    /** Describes classpath plugins as their plugin-descriptor.properties would. */
+    private static List<Object> pluginInfos(String p, List<Class<?>> plugins) throws Exception {
+        Class<?> infoClass = Class.forName(p + ".plugins.PluginInfo");
+        Class<?> versionClass = Class.forName(p + ".Version");
+        Object current = versionClass.getField("CURRENT").get(null);
+        Constructor<?> info = infoClass.getConstructor(String.class, String.class, String.class, versionClass,
+                String.class, String.class, List.class, boolean.class);
+        List<Object> out = new ArrayList<>();
+        for (Class<?> c : plugins) {
+            out.add(info.newInstance(c.getSimpleName(), "classpath plugin", "NA", current,
+                    System.getProperty("java.specification.version"), c.getName(), List.of(), false));
+        }
+        return out;
     }
 
     private interface Call {
