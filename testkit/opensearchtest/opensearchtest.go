@@ -1,8 +1,8 @@
 // Package opensearchtest starts a real search node for tests: OpenSearch
 // 2.19.6 or 3.9.0, Elasticsearch 7.10.2 or 7.17.29, each in one JVM (built
 // from Maven artifacts by testsupport/opensearch/prepare), on free loopback
-// ports with a fresh
-// path.home, path.data and path.repo, and waits for green cluster health.
+// ports with a fresh path.home, path.data and path.repo, and waits for green
+// cluster health.
 //
 // A node takes a few seconds and 512 MiB of heap to start, so a test package
 // starts one per flavour in TestMain with Start and shares it:
