@@ -146,6 +146,18 @@ func (p *Proxy) Up(t testing.TB) {
 	t.Fatalf("faults: restart proxy on %s: %v", p.Addr, err)
 }
 
+// SetUpstream points the proxy at a new upstream (a server restarted on
+// another port), cutting the open connections.
+func (p *Proxy) SetUpstream(t testing.TB, upstream string) {
+	t.Helper()
+	p.Down(t)
+	p.mu.Lock()
+	p.p.Upstream = upstream
+	p.Upstream = upstream
+	p.mu.Unlock()
+	p.Up(t)
+}
+
 // Refuses reports whether nothing accepts connections on Addr.
 func (p *Proxy) Refuses() bool {
 	c, err := net.DialTimeout("tcp", p.Addr, 200*time.Millisecond)
