@@ -35,6 +35,23 @@ FUZZTIME ?= 15s
 fuzz:
 	cd envplate && $(GO) test -run='^$$' -fuzz='^FuzzTemplate$$' -fuzztime=$(FUZZTIME) ./subst/
 	cd envplate && $(GO) test -run='^$$' -fuzz='^FuzzAgainstEnvsubst$$' -fuzztime=$(FUZZTIME) ./subst/
+	@# go-cron's schedule parser and status handler, es-snapshot's decoders
+	@# (targets and corpora in reliability/, 10 s each)
+	for f in FuzzSchedule FuzzStatusHandler FuzzESDecode; do \
+		(cd reliability && $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(RELIABILITY_FUZZTIME) .) || exit 1; done
+RELIABILITY_FUZZTIME ?= 10s
+
+# The reliability suite in full (faults, bad input, secrets canary, OpenSearch
+# restart, the 10-minute soak, status under load) and its summary table, also
+# left in build/reliability.txt. `make test` runs the same tests with a 20 s
+# soak and 5 s load runs.
+reliability: deps
+	@mkdir -p build && rm -f build/reliability.txt
+	@status=0; RELIABILITY_FULL=1 RELIABILITY_SUMMARY=$(CURDIR)/build/reliability.txt \
+		$(GO) test -count=1 -timeout 40m ./reliability/... > build/reliability.log 2>&1 || status=$$?; \
+	grep -E '^(--- FAIL|FAIL|ok|panic)' build/reliability.log; \
+	cat build/reliability.txt 2>/dev/null || tail -50 build/reliability.log; \
+	exit $$status
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
