@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -124,16 +125,46 @@ func (s *State) Body() ([]byte, int) {
 		b.Skipped[k] = v
 	}
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // shell commands are full of > and &
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(b); err != nil { // cannot happen with these types
+	if err := s.encode(&buf, b); err != nil { // cannot happen with these types
 		buf.Reset()
 		buf.WriteString(`{"Error":"encoding status failed"}` + "\n")
 	}
 	out := buf.Bytes()
 	s.cacheBody, s.cacheVersion, s.cacheHealth = out, s.version, health
 	return out, code
+}
+
+// encode writes b, then the sections other parts added, as one JSON object.
+func (s *State) encode(buf *bytes.Buffer, b body) error {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false) // shell commands are full of > and &
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(b); err != nil {
+		return err
+	}
+	if len(s.sections) == 0 {
+		return nil
+	}
+	// Splice the sections in before the closing brace; keys State owns win.
+	own := map[string]bool{}
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[body]()) {
+		own[f.Name] = true
+	}
+	buf.Truncate(bytes.LastIndexByte(buf.Bytes(), '}'))
+	buf.Truncate(len(bytes.TrimRight(buf.Bytes(), "\n")))
+	for _, k := range sortedKeys(s.sections) {
+		if own[k] {
+			continue
+		}
+		v, err := json.MarshalIndent(s.sections[k].value, "  ", "  ")
+		if err != nil {
+			v, _ = json.Marshal(map[string]string{"Error": "encoding: " + err.Error()})
+		}
+		key, _ := json.Marshal(k)
+		fmt.Fprintf(buf, ",\n  %s: %s", key, s.cfg.Redactor.String(string(v)))
+	}
+	buf.WriteString("\n}\n")
+	return nil
 }
 
 // Handler serves GET / (status), /healthz and /metrics on a mux of its own.

@@ -6,6 +6,7 @@
 package status
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -42,6 +43,8 @@ type State struct {
 	timeouts    uint64
 	durations   histogram
 
+	sections map[string]section // added by other parts (the lock), keyed by JSON key
+
 	cacheVersion uint64
 	cacheHealth  string
 	cacheBody    []byte
@@ -60,6 +63,7 @@ func New(cfg Config) *State {
 		running:   map[int]time.Time{},
 		runs:      map[string]uint64{},
 		skipped:   map[string]uint64{},
+		sections:  map[string]section{},
 		durations: newHistogram(durationBuckets),
 	}
 }
@@ -144,6 +148,22 @@ func (s *State) Skipped(reason string) {
 	s.mu.Unlock()
 }
 
+type section struct {
+	value   any
+	problem string
+}
+
+// SetSection adds key to the status JSON with value (encoded with
+// encoding/json, then masked like the rest), replacing what key held. A non-empty problem makes GET / answer 503 with it as the
+// health; this is how a part like the etcd lock reports "cannot reach etcd".
+// The seed keys and the ones State writes cannot be replaced.
+func (s *State) SetSection(key string, value any, problem string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sections[key] = section{value, problem}
+	s.version++
+}
+
 // Last returns the last finished run, if any.
 func (s *State) Last() (run.Result, bool) {
 	s.mu.Lock()
@@ -159,6 +179,11 @@ func (s *State) Last() (run.Result, bool) {
 func (s *State) health(now time.Time) string {
 	if s.last != nil && !s.last.OK() {
 		return "last run failed: " + describe(*s.last)
+	}
+	for _, k := range sortedKeys(s.sections) {
+		if p := s.sections[k].problem; p != "" {
+			return k + ": " + p
+		}
 	}
 	if s.cfg.MaxAge <= 0 {
 		return ""
@@ -187,4 +212,13 @@ func describe(r run.Result) string {
 	default:
 		return "exit status " + itoa(r.ExitStatus)
 	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

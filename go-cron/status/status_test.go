@@ -182,3 +182,26 @@ func TestSecretsNeverServed(t *testing.T) {
 		}
 	}
 }
+
+// Other parts (the etcd lock) add their own key and may make GET / fail.
+func TestSections(t *testing.T) {
+	s := New(Config{Schedule: "@hourly"})
+	s.Finished(run.Result{Pid: 1, Stdout: "ok\n"})
+	s.SetSection("Lock", map[string]any{"Holder": "cronbox-2"}, "")
+	s.SetSection("Last", "must not replace the seed key", "")
+	code, m, _ := get(t, s, "/")
+	if code != 200 || m["Lock"].(map[string]any)["Holder"] != "cronbox-2" {
+		t.Errorf("%d %v", code, m)
+	}
+	if last, ok := m["Last"].(map[string]any); !ok || last["Stdout"] != "ok\n" {
+		t.Errorf("Last = %v", m["Last"])
+	}
+	s.SetSection("Lock", map[string]any{"Holder": ""}, "cannot reach etcd")
+	code, m, _ = get(t, s, "/")
+	if code != 503 || m["Health"] != "Lock: cannot reach etcd" {
+		t.Errorf("%d %v", code, m["Health"])
+	}
+	if _, _, text := get(t, s, "/metrics"); !strings.Contains(text, "gocron_healthy 0\n") {
+		t.Errorf("metrics say healthy")
+	}
+}
