@@ -123,6 +123,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"no command", base, nil, "no command"},
 		{"unknown command", base, []string{"backup"}, "unknown command"},
 		{"no repository", with("ES_REPOSITORY", ""), []string{"create"}, "ES_REPOSITORY"},
+		{"repository with a slash", with("ES_REPOSITORY", "a/b"), []string{"list"}, "must not"},
+		{"repository _all", with("ES_REPOSITORY", "_all"), []string{"prune", "--keep-last", "1"}, "must not start with _"},
 		{"min-keep 0", base, []string{"prune", "--keep-last", "3", "--min-keep", "0"}, "min-keep"},
 		{"prune without a rule", base, []string{"prune"}, "neither keep-last nor max-age"},
 		{"bad max age", with("ES_MAX_AGE", "a week"), []string{"prune"}, "ES_MAX_AGE"},

@@ -268,8 +268,11 @@ func (fs *flagSet) repoFlag(p *string) {
 }
 
 func needRepo(repo string) error {
-	if repo == "" {
+	switch {
+	case repo == "":
 		return usagef("no repository: set --repository or ES_REPOSITORY")
+	case strings.HasPrefix(repo, "_") || strings.ContainsAny(repo, ` ,"*\/<>|?#`):
+		return usagef(`repository %q: a name must not start with _ nor contain spaces or any of , " * \ / < > | ? #`, repo)
 	}
 	return nil
 }

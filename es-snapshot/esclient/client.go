@@ -238,8 +238,15 @@ func decodeError(call string, status int, body []byte) *APIError {
 // receives the decoded 2xx answer.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
 	call := method + " " + path
+	// path comes with its segments escaped (seg); RawPath keeps them so,
+	// and the commas between names stay separators.
 	u := *c.base
-	u.Path = c.base.Path + path
+	u.RawPath = c.base.EscapedPath() + path
+	unescaped, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return fmt.Errorf("%s: %w", call, err)
+	}
+	u.Path = unescaped
 	if len(query) > 0 {
 		u.RawQuery = query.Encode()
 	}
@@ -296,4 +303,5 @@ func unwrapURLError(err error) error {
 	return err
 }
 
+// seg escapes one path segment (a repository or snapshot name).
 func seg(s string) string { return url.PathEscape(s) }

@@ -166,3 +166,28 @@ func TestRequestTimeout(t *testing.T) {
 		t.Fatalf("the request took %s despite a 100ms timeout", d)
 	}
 }
+
+// Names travel escaped, once: a name with characters a path must escape
+// reaches the server intact, and several names stay comma-separated.
+func TestPathEscaping(t *testing.T) {
+	rec := &recorder{}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	cl, err := New(Config{URL: srv.URL + "/es/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := cl.CreateSnapshot(ctx, "r", "a;b+c@d", CreateRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	_ = cl.DeleteSnapshots(ctx, "r", []string{"x;1", "y"})
+	var got []string
+	for _, r := range rec.reqs {
+		got = append(got, r.URL.EscapedPath())
+	}
+	want := []string{"/es/_snapshot/r/a%3Bb+c@d", "/es/_snapshot/r/x%3B1,y"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("paths %q, want %q", got, want)
+	}
+}
