@@ -2,6 +2,7 @@ package lock
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,10 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"go.etcd.io/etcd/client/pkg/v3/transport"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 )
 
 // Config says which etcd holds the lock, how to reach it, and how the lock
@@ -151,31 +148,28 @@ func (c Config) Validate() error {
 func (c Config) tlsConfig() (*tls.Config, error) {
 	https := false
 	for _, ep := range c.Endpoints {
-		https = https || strings.HasPrefix(ep, "https://") || strings.HasPrefix(ep, "unixs://")
+		https = https || strings.HasPrefix(ep, "https://")
 	}
 	if c.CACert == "" && c.Cert == "" && !https {
 		return nil, nil
 	}
-	tc, err := transport.TLSInfo{CertFile: c.Cert, KeyFile: c.Key, TrustedCAFile: c.CACert}.ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("lock: TLS: %w", err)
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.CACert != "" {
+		pem, err := os.ReadFile(c.CACert)
+		if err != nil {
+			return nil, fmt.Errorf("lock: TLS: CA certificate: %w", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("lock: TLS: CA certificate %s: no PEM certificate in it", c.CACert)
+		}
+	}
+	if c.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
+		if err != nil {
+			return nil, fmt.Errorf("lock: TLS: client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
 	}
 	return tc, nil
-}
-
-func (c Config) clientConfig() (clientv3.Config, error) {
-	tc, err := c.tlsConfig()
-	if err != nil {
-		return clientv3.Config{}, err
-	}
-	return clientv3.Config{
-		Endpoints:            c.Endpoints,
-		TLS:                  tc,
-		Username:             c.User,
-		Password:             c.Password,
-		DialTimeout:          c.Timeout,
-		DialKeepAliveTime:    5 * time.Second,
-		DialKeepAliveTimeout: c.Timeout,
-		Logger:               zap.NewNop(),
-	}, nil
 }

@@ -33,7 +33,7 @@
 //     last become "lost", exit status -1, outcome unknown. A lost slot is
 //     never run again.
 //
-// While the job runs, a concurrency.Session keeps the lease alive. Finishing
+// While the job runs, the lease is renewed every third of its TTL. Finishing
 // is one transaction guarded by current still being this claim: slot/T and
 // last get the result, current and holder are deleted, records older than
 // the retention are pruned; then the lease is revoked.
@@ -50,6 +50,17 @@
 // keep clocks synchronised (NTP keeps them within milliseconds). Skew does
 // move when a slot runs: the instance whose clock is furthest ahead fires
 // first and usually wins, so a slot starts up to that lead early.
+//
+// # Talking to etcd
+//
+// The lock speaks etcd's v3 API through the JSON gateway that every etcd
+// (3.4 to 3.7) serves on its client port, with net/http: linking
+// go.etcd.io/etcd/client/v3 (gRPC, protobuf) would double go-cron's binary
+// and idle RSS (see etcdhttp.go). Endpoints are tried in order, the one that
+// answered last first. TLS and user/password work as with etcdctl. One
+// difference: when etcd has auth enabled and checks client certificates, it
+// refuses certificates carrying a CommonName on the gateway, so give the lock
+// a certificate without one (and a user and password).
 //
 // # When etcd is unreachable
 //

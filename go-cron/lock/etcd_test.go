@@ -116,12 +116,12 @@ func testCerts(t *testing.T) (server transport.TLSInfo, caFile, certFile, keyFil
 		return p
 	}
 	caFile = write("ca.pem", "CERTIFICATE", caDER)
-	leaf := func(name string, serial int64, usage x509.ExtKeyUsage) (string, string) {
+	leaf := func(name, cn string, serial int64, usage ...x509.ExtKeyUsage) (string, string) {
 		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
+			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn, Organization: []string{"cronbox test"}},
 			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: usage,
 			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
 		}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
@@ -131,8 +131,13 @@ func testCerts(t *testing.T) (server transport.TLSInfo, caFile, certFile, keyFil
 		kb, _ := x509.MarshalECPrivateKey(k)
 		return write(name+".pem", "CERTIFICATE", der), write(name+"-key.pem", "EC PRIVATE KEY", kb)
 	}
-	sc, sk := leaf("server", 2, x509.ExtKeyUsageServerAuth)
-	certFile, keyFile = leaf("client", 3, x509.ExtKeyUsageClientAuth)
+	// etcd's JSON gateway dials etcd's own gRPC with the server's
+	// certificate, so with client-cert-auth it must be a client one too (as
+	// etcd's TLS guide makes them).
+	sc, sk := leaf("server", "server", 2, x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
+	// No CommonName: with auth enabled etcd refuses CN certificates on the
+	// JSON API (it would otherwise take the CN for the user).
+	certFile, keyFile = leaf("client", "", 3, x509.ExtKeyUsageClientAuth)
 	server = transport.TLSInfo{CertFile: sc, KeyFile: sk, TrustedCAFile: caFile, ClientCertAuth: true}
 	return server, caFile, certFile, keyFile
 }

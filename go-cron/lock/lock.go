@@ -9,10 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"go.etcd.io/etcd/api/v3/mvccpb"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
 // Skipped is Claim's answer when another instance has the slot, or when
@@ -63,7 +59,7 @@ type Locker struct {
 	stop context.CancelFunc
 
 	connMu sync.Mutex
-	client *clientv3.Client
+	client *etcdClient
 
 	mu      sync.Mutex
 	state   State
@@ -101,9 +97,9 @@ func (l *Locker) Close() error {
 	if l.client == nil {
 		return nil
 	}
-	err := l.client.Close()
+	l.client.close()
 	l.client = nil
-	return err
+	return nil
 }
 
 // Instance is this instance's id.
@@ -122,26 +118,20 @@ func (l *Locker) State() State {
 	return s
 }
 
-func (l *Locker) conn() (*clientv3.Client, error) {
+func (l *Locker) conn() (*etcdClient, error) {
 	l.connMu.Lock()
 	defer l.connMu.Unlock()
-	if l.client != nil {
-		return l.client, nil
-	}
 	if l.ctx.Err() != nil {
 		return nil, errors.New("lock closed")
 	}
-	cc, err := l.cfg.clientConfig()
-	if err != nil {
-		return nil, err
+	if l.client == nil {
+		c, err := newEtcdClient(l.cfg)
+		if err != nil {
+			return nil, err
+		}
+		l.client = c
 	}
-	cc.Context = l.ctx
-	c, err := clientv3.New(cc)
-	if err != nil {
-		return nil, l.describe(err)
-	}
-	l.client = c
-	return c, nil
+	return l.client, nil
 }
 
 // etcdError is an error already described by describe.
@@ -160,10 +150,12 @@ func (l *Locker) describe(err error) error {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return etcdError{fmt.Errorf("etcd %s unreachable: no answer within %s: %w", eps, l.cfg.Timeout, err)}
+	case strings.Contains(msg, "CommonName of client"):
+		return etcdError{fmt.Errorf("etcd %s: auth: with auth enabled, etcd refuses client certificates that carry a CommonName on the JSON API the lock uses: give the lock a certificate without one, and a user and password: %w", eps, err)}
 	case strings.Contains(msg, "authentication failed"), strings.Contains(msg, "permission denied"),
 		strings.Contains(msg, "user name is empty"), strings.Contains(msg, "invalid auth token"):
 		return etcdError{fmt.Errorf("etcd %s: auth: %w", eps, err)}
-	case strings.Contains(msg, "certificate"), strings.Contains(msg, "tls:"), strings.Contains(msg, "TLS"):
+	case strings.Contains(msg, "certificate"), strings.Contains(msg, "tls:"), strings.Contains(msg, "x509"), strings.Contains(msg, "TLS"):
 		return etcdError{fmt.Errorf("etcd %s: TLS: %w", eps, err)}
 	}
 	return etcdError{fmt.Errorf("etcd %s unreachable: %w", eps, err)}
@@ -241,50 +233,38 @@ func (l *Locker) claim(ctx context.Context, slot time.Time) (*Claim, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
 	defer cancel()
 	ttl := int(l.cfg.TTL / time.Second)
-	grant, err := l.grant(ctx, cli, int64(ttl))
+	lease, err := l.grant(ctx, cli, int64(ttl))
 	if err != nil {
 		return nil, fmt.Errorf("grant lease: %w", err)
 	}
 	won := false
 	defer func() {
 		if !won {
-			l.revoke(cli, grant.ID)
+			l.revoke(cli, lease)
 		}
 	}()
 	k := l.keys
 	for attempt := 0; attempt < 3; attempt++ {
-		rec := Record{Slot: slot, State: StateRunning, Instance: l.cfg.Instance, Lease: int64(grant.ID), Claimed: l.cfg.Now().UTC()}
+		rec := Record{Slot: slot, State: StateRunning, Instance: l.cfg.Instance, Lease: lease, Claimed: l.cfg.Now().UTC()}
 		cur, _ := json.Marshal(rec)
-		resp, err := cli.Txn(ctx).If(
-			clientv3.Compare(clientv3.CreateRevision(k.slot(slot)), "=", 0),
-			clientv3.Compare(clientv3.CreateRevision(k.current), "=", 0),
-		).Then(
-			clientv3.OpPut(k.slot(slot), string(cur)),
-			clientv3.OpPut(k.current, string(cur)),
-			clientv3.OpPut(k.holder, l.cfg.Instance, clientv3.WithLease(grant.ID)),
-		).Else(
-			clientv3.OpGet(k.slot(slot)),
-			clientv3.OpGet(k.current),
-			clientv3.OpGet(k.holder),
-		).Commit()
+		resp, err := cli.txn(ctx,
+			[]compare{createdAt(k.slot(slot), 0), createdAt(k.current, 0)},
+			[]requestOp{opPut(k.slot(slot), cur, 0), opPut(k.current, cur, 0), opPut(k.holder, []byte(l.cfg.Instance), lease)},
+			[]requestOp{opGet(k.slot(slot)), opGet(k.current), opGet(k.holder)},
+		)
 		if err != nil {
 			return nil, fmt.Errorf("claim slot %s: %w", slotName(slot), err)
 		}
 		if resp.Succeeded {
-			sess, err := concurrency.NewSession(cli, concurrency.WithLease(grant.ID),
-				concurrency.WithTTL(ttl), concurrency.WithContext(l.ctx))
-			if err != nil {
-				return nil, fmt.Errorf("keep lease alive: %w", err)
-			}
 			won = true
 			l.mu.Lock()
 			l.holding++
 			l.state.Holder, l.state.HeldSlot = l.cfg.Instance, slot
 			l.mu.Unlock()
-			l.log.Debug("claimed", "slot", slot, "lease", fmt.Sprintf("%x", int64(grant.ID)))
-			return &Claim{l: l, slot: slot, locked: true, sess: sess, current: cur}, nil
+			l.log.Debug("claimed", "slot", slot, "lease", fmt.Sprintf("%x", lease))
+			return &Claim{l: l, slot: slot, locked: true, lease: lease, keep: l.keepAlive(lease), current: cur}, nil
 		}
-		slotKV, curKV, holderKV := first(resp, 0), first(resp, 1), first(resp, 2)
+		slotKV, curKV, holderKV := resp.kv(0), resp.kv(1), resp.kv(2)
 		if slotKV != nil {
 			var r Record
 			if err := json.Unmarshal(slotKV.Value, &r); err != nil {
@@ -309,17 +289,21 @@ func (l *Locker) claim(ctx context.Context, slot time.Time) (*Claim, error) {
 // that a follower forwarded to a leader which has just died waits out its
 // whole deadline, while a new attempt reaches the newly elected leader (a
 // 3-member etcd 3.4 elects one in about its election timeout).
-func (l *Locker) grant(ctx context.Context, cli *clientv3.Client, ttl int64) (*clientv3.LeaseGrantResponse, error) {
+func (l *Locker) grant(ctx context.Context, cli *etcdClient, ttl int64) (int64, error) {
 	for {
 		actx, cancel := context.WithTimeout(ctx, l.cfg.Timeout/3)
-		g, err := cli.Grant(actx, ttl)
+		id, err := cli.grant(actx, ttl)
 		cancel()
 		if err == nil || ctx.Err() != nil {
-			return g, err
+			return id, err
+		}
+		var ae *apiError
+		if errors.As(err, &ae) && !strings.Contains(ae.msg, "leader") && !strings.Contains(ae.msg, "timed out") && ae.status < 500 {
+			return 0, err // an answer (auth, permission) that a retry won't change
 		}
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return 0, err
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -327,20 +311,19 @@ func (l *Locker) grant(ctx context.Context, cli *clientv3.Client, ttl int64) (*c
 
 // skipOverlap records slot as skipped because another slot is running, so
 // that an instance firing it later skips it too, and returns the Skipped.
-func (l *Locker) skipOverlap(ctx context.Context, cli *clientv3.Client, slot time.Time, curKV *mvccpb.KeyValue, holder string) error {
+func (l *Locker) skipOverlap(ctx context.Context, cli *etcdClient, slot time.Time, curKV *keyValue, holder string) error {
 	var cur Record
 	_ = json.Unmarshal(curKV.Value, &cur)
 	rec := Record{Slot: slot, State: StateSkipped, Instance: holder, Claimed: l.cfg.Now().UTC(),
 		Reason: "slot " + slotName(cur.Slot) + " still running"}
 	b, _ := json.Marshal(rec)
 	k := l.keys.slot(slot)
-	resp, err := cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
-		Then(clientv3.OpPut(k, string(b))).Else(clientv3.OpGet(k)).Commit()
+	resp, err := cli.txn(ctx, []compare{createdAt(k, 0)}, []requestOp{opPut(k, b, 0)}, []requestOp{opGet(k)})
 	if err != nil {
 		return fmt.Errorf("record slot %s skipped: %w", slotName(slot), err)
 	}
 	if !resp.Succeeded {
-		if kv := first(resp, 0); kv != nil {
+		if kv := resp.kv(0); kv != nil {
 			_ = json.Unmarshal(kv.Value, &rec)
 		}
 	}
@@ -349,7 +332,7 @@ func (l *Locker) skipOverlap(ctx context.Context, cli *clientv3.Client, slot tim
 
 // settle records the run in current as lost: its holder's lease is gone.
 // The compare on current's revision makes exactly one settler win.
-func (l *Locker) settle(ctx context.Context, cli *clientv3.Client, curKV *mvccpb.KeyValue) error {
+func (l *Locker) settle(ctx context.Context, cli *etcdClient, curKV *keyValue) error {
 	var cur Record
 	if err := json.Unmarshal(curKV.Value, &cur); err != nil {
 		return fmt.Errorf("current: bad record: %w", err)
@@ -362,14 +345,11 @@ func (l *Locker) settle(ctx context.Context, cli *clientv3.Client, curKV *mvccpb
 	rec.State, rec.Reason, rec.ExitStatus = StateLost, reason, &run.ExitStatus
 	rb, _ := json.Marshal(rec)
 	lb, _ := json.Marshal(run)
-	resp, err := cli.Txn(ctx).If(
-		clientv3.Compare(clientv3.ModRevision(l.keys.current), "=", curKV.ModRevision),
-		clientv3.Compare(clientv3.CreateRevision(l.keys.holder), "=", 0),
-	).Then(
-		clientv3.OpPut(l.keys.slot(cur.Slot), string(rb)),
-		clientv3.OpPut(l.keys.last, string(lb)),
-		clientv3.OpDelete(l.keys.current),
-	).Commit()
+	resp, err := cli.txn(ctx,
+		[]compare{modifiedAt(l.keys.current, int64(curKV.ModRevision)), createdAt(l.keys.holder, 0)},
+		[]requestOp{opPut(l.keys.slot(cur.Slot), rb, 0), opPut(l.keys.last, lb, 0), opDelete(l.keys.current, "")},
+		nil,
+	)
 	if err != nil {
 		return fmt.Errorf("settle lost slot %s: %w", slotName(cur.Slot), err)
 	}
@@ -380,23 +360,58 @@ func (l *Locker) settle(ctx context.Context, cli *clientv3.Client, curKV *mvccpb
 	return nil
 }
 
-func (l *Locker) revoke(cli *clientv3.Client, id clientv3.LeaseID) {
+func (l *Locker) revoke(cli *etcdClient, id int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
 	defer cancel()
-	if _, err := cli.Revoke(ctx, id); err != nil {
-		l.log.Debug("revoke lease (it expires by itself)", "lease", fmt.Sprintf("%x", int64(id)), "err", err)
+	if err := cli.revoke(ctx, id); err != nil {
+		l.log.Debug("revoke lease (it expires by itself)", "lease", fmt.Sprintf("%x", id), "err", err)
 	}
 }
 
-func first(resp *clientv3.TxnResponse, i int) *mvccpb.KeyValue {
-	if i >= len(resp.Responses) {
-		return nil
-	}
-	r := resp.Responses[i].GetResponseRange()
-	if r == nil || len(r.Kvs) == 0 {
-		return nil
-	}
-	return r.Kvs[0]
+// keeper renews a lease every third of its TTL until stopped; lost is
+// closed when it could not for a whole TTL, or etcd says the lease is gone.
+type keeper struct {
+	lost, stop, done chan struct{}
+	once             sync.Once
+}
+
+func (l *Locker) keepAlive(id int64) *keeper {
+	k := &keeper{lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	every := l.cfg.TTL / 3
+	go func() {
+		defer close(k.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		renewed := time.Now()
+		for {
+			select {
+			case <-k.stop:
+				return
+			case <-l.ctx.Done(): // closed: the lease expires by itself
+				close(k.lost)
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(l.ctx, every)
+			ttl, err := l.client.keepAlive(ctx, id)
+			cancel()
+			switch {
+			case err == nil && ttl > 0:
+				renewed = time.Now()
+			case err == nil || time.Since(renewed) >= l.cfg.TTL:
+				l.log.Warn("lease lost", "lease", fmt.Sprintf("%x", id), "err", err)
+				close(k.lost)
+				return
+			}
+		}
+	}()
+	return k
+}
+
+// orphan stops renewing, leaving the lease to expire or be revoked.
+func (k *keeper) orphan() {
+	k.once.Do(func() { close(k.stop) })
+	<-k.done
 }
 
 // Refresh reads the shared state (who runs now, the last run) from etcd,
@@ -424,13 +439,11 @@ func (l *Locker) refresh(ctx context.Context) error {
 	defer cancel()
 	// A transaction's reads are linearizable: they fail when the cluster
 	// has lost quorum, which is what "reachable" must mean here.
-	resp, err := cli.Txn(ctx).Then(
-		clientv3.OpGet(l.keys.holder), clientv3.OpGet(l.keys.current), clientv3.OpGet(l.keys.last),
-	).Commit()
+	resp, err := cli.txn(ctx, nil, []requestOp{opGet(l.keys.holder), opGet(l.keys.current), opGet(l.keys.last)}, nil)
 	if err != nil {
 		return fmt.Errorf("read lock state: %w", err)
 	}
-	holderKV, curKV, lastKV := first(resp, 0), first(resp, 1), first(resp, 2)
+	holderKV, curKV, lastKV := resp.kv(0), resp.kv(1), resp.kv(2)
 	var last *Run
 	if lastKV != nil {
 		last = new(Run)
@@ -475,7 +488,8 @@ type Claim struct {
 	slot    time.Time
 	locked  bool
 	reason  string // why an unlocked claim runs without the lock
-	sess    *concurrency.Session
+	lease   int64
+	keep    *keeper
 	current []byte // the value of current this claim wrote
 	once    sync.Once
 }
@@ -494,10 +508,10 @@ func (c *Claim) Reason() string { return c.reason }
 // unreachable for the TTL): another instance may then take the next slot.
 // It is nil (never closed) for an unlocked claim.
 func (c *Claim) Lost() <-chan struct{} {
-	if c.sess == nil {
+	if c.keep == nil {
 		return nil
 	}
-	return c.sess.Done()
+	return c.keep.lost
 }
 
 // Finish records the run's result in etcd (slot record and last), releases
@@ -529,29 +543,23 @@ func (c *Claim) finish(ctx context.Context, r Run) error {
 	defer cancel()
 	if !c.locked {
 		// Best effort: if etcd is back, the replicas agree on Last again.
-		_, err := cli.Txn(ctx).Then(clientv3.OpPut(k.slot(c.slot), string(rb)), clientv3.OpPut(k.last, string(lb))).Commit()
+		_, err := cli.txn(ctx, nil, []requestOp{opPut(k.slot(c.slot), rb, 0), opPut(k.last, lb, 0)}, nil)
 		l.setLast(&r)
 		if err != nil {
 			return l.finished(c, fmt.Errorf("record slot %s: %w", slotName(c.slot), l.describe(err)))
 		}
 		return l.finished(c, nil)
 	}
-	prune := clientv3.OpDelete(k.slots, clientv3.WithRange(k.slot(c.slot.Add(-l.cfg.Retention))))
-	resp, err := cli.Txn(ctx).If(
-		clientv3.Compare(clientv3.Value(k.current), "=", string(c.current)),
-	).Then(
-		clientv3.OpPut(k.slot(c.slot), string(rb)),
-		clientv3.OpPut(k.last, string(lb)),
-		clientv3.OpDelete(k.current),
-		clientv3.OpDelete(k.holder),
-		prune,
-	).Else(
+	prune := opDelete(k.slots, k.slot(c.slot.Add(-l.cfg.Retention)))
+	resp, err := cli.txn(ctx,
+		[]compare{valueIs(k.current, c.current)},
+		[]requestOp{opPut(k.slot(c.slot), rb, 0), opPut(k.last, lb, 0), opDelete(k.current, ""), opDelete(k.holder, ""), prune},
 		// Settled as lost while we ran (our lease expired): keep the truth
 		// in the slot record, leave last to whatever ran since.
-		clientv3.OpPut(k.slot(c.slot), string(rb)),
-	).Commit()
-	c.sess.Orphan()
-	l.revoke(cli, c.sess.Lease())
+		[]requestOp{opPut(k.slot(c.slot), rb, 0)},
+	)
+	c.keep.orphan()
+	l.revoke(cli, c.lease)
 	if err != nil {
 		err = l.describe(err)
 		l.unreachable(err)
