@@ -146,11 +146,14 @@ func (c *Client) fetch(ctx context.Context, bucket, key string, obj Object, rc i
 		if obj.ETag != "" {
 			_ = o.SetMatchETag(obj.ETag)
 		}
-		var err error
-		if rc, _, _, err = c.core.GetObject(ctx, bucket, key, o); err != nil {
+		// A failed resume must leave rc as it was: the deferred rc.Close()
+		// would dereference the nil reader GetObject returns with its error.
+		nrc, _, _, err := c.core.GetObject(ctx, bucket, key, o)
+		if err != nil {
 			send(chunk{err: fmt.Errorf("resume at byte %d: %w", off, err)})
 			return
 		}
+		rc = nrc
 	}
 }
 
