@@ -22,8 +22,8 @@
 //     next to the final one (KEY.gof3r-staging.RANDOM), completed, then
 //     copied server-side to KEY with its metadata replaced by the final
 //     metadata and checksum, and the staging object is removed. The price
-//     is one server-side copy (measured on versitygw's posix backend: about
-//     3-4 s per GiB, on top of a 4-7 s upload).
+//     is one server-side copy (measured on versitygw's posix backend, on a
+//     busy 2-core machine: 3-7 s per GiB, on top of a 5-7 s upload).
 //
 // In every case KEY shows either nothing or a complete, verifiable object:
 // a multipart upload only becomes an object when completed, and a failure
