@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -632,7 +633,7 @@ func TestDeadlineWhileRunning(t *testing.T) {
 		if r.code != 1 || !strings.Contains(r.stderr, "still IN_PROGRESS at the deadline") || !strings.Contains(r.stderr, "goes on in the server") {
 			t.Fatalf("create past its deadline: %s", r)
 		}
-		testkit.WaitFor(t, time.Minute, "the snapshot to finish in the server", func() error {
+		finished := func() error {
 			for _, s := range snapshots(t, n, "dl") {
 				if s.State == esclient.StateInProgress {
 					return testkit.ErrNotYet
@@ -642,7 +643,35 @@ func TestDeadlineWhileRunning(t *testing.T) {
 				}
 			}
 			return nil
+		}
+		testkit.WaitFor(t, time.Minute, "the snapshot to finish in the server", finished)
+
+		// SIGTERM (docker stop, a go-cron timeout) ends the wait the same way.
+		nextSecond(t, time.Now())
+		env["ES_TIMEOUT"] = "1m"
+		cmd := command(t, env, filepath.Join(binDir(t), "es-snapshot"), "create")
+		stderr := &lockedBuffer{}
+		cmd.Stderr = stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		testkit.WaitFor(t, 30*time.Second, "the snapshot to be running", func() error {
+			if !strings.Contains(stderr.String(), "starting in repository") {
+				return testkit.ErrNotYet
+			}
+			if err := finished(); err != testkit.ErrNotYet {
+				return fmt.Errorf("not running: %v", err)
+			}
+			return nil
 		})
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		err := cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "still IN_PROGRESS when interrupted") {
+			t.Fatalf("create after SIGTERM: %v\n%s", err, stderr.String())
+		}
+		testkit.WaitFor(t, time.Minute, "the snapshot to finish in the server", finished)
 	})
 }
 
@@ -687,4 +716,22 @@ func goCronReports503(t *testing.T, env map[string]string) {
 		!strings.Contains(status.Last.Stderr, "Operation not permitted") {
 		t.Fatalf("go-cron status: HTTP %d, last run %+v\n%s", code, status.Last, logs.String())
 	}
+}
+
+// lockedBuffer is a bytes.Buffer a test may read while a process writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -64,6 +65,14 @@ func (r *Runner) backoff() func() time.Duration {
 	}
 }
 
+// when says why ctx ended: the command's deadline or a signal.
+func when(ctx context.Context) string {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return "when interrupted"
+	}
+	return "at the deadline"
+}
+
 // sleep waits d or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -92,7 +101,7 @@ func (r *Runner) retryBusy(ctx context.Context, what string, op func() error) er
 			r.progress("%s: the server is busy with another snapshot operation, retrying until the deadline (%v)", what, err)
 		}
 		if serr := sleep(ctx, d); serr != nil {
-			return fmt.Errorf("gave up at the deadline after %d busy answers; the last was: %w", tries, err)
+			return fmt.Errorf("gave up %s after %d busy answers; the last was: %w", when(ctx), tries, err)
 		}
 	}
 }
@@ -199,8 +208,8 @@ func (r *Runner) Create(ctx context.Context, repo, name string, req esclient.Cre
 		s, err := r.Client.GetSnapshot(ctx, repo, name)
 		switch {
 		case err != nil && ctx.Err() != nil:
-			return nil, fmt.Errorf("%s: still IN_PROGRESS at the deadline after %s; it goes on in the server (see es-snapshot status); the last poll: %w",
-				what, r.now().Sub(started).Round(time.Second), err)
+			return nil, fmt.Errorf("%s: still IN_PROGRESS %s after %s; it goes on in the server (see es-snapshot status); the last poll: %w",
+				what, when(ctx), r.now().Sub(started).Round(time.Second), err)
 		case err != nil:
 			// A poll that fails (a restarting node, a proxy hiccup) is not
 			// the snapshot failing: keep asking until the deadline.
@@ -225,8 +234,8 @@ func (r *Runner) Create(ctx context.Context, repo, name string, req esclient.Cre
 			return s, fmt.Errorf("%s: %s (%s)", what, s.State, s.FailureSummary())
 		}
 		if err := sleep(ctx, wait()); err != nil {
-			return nil, fmt.Errorf("%s: still IN_PROGRESS at the deadline after %s; it goes on in the server (see es-snapshot status)",
-				what, r.now().Sub(started).Round(time.Second))
+			return nil, fmt.Errorf("%s: still IN_PROGRESS %s after %s; it goes on in the server (see es-snapshot status)",
+				what, when(ctx), r.now().Sub(started).Round(time.Second))
 		}
 	}
 }
