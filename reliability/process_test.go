@@ -62,13 +62,13 @@ func TestProcessKillEtcdBackupMidUpload(t *testing.T) {
 	e := etcdtest.Embed(t, etcdtest.Options{})
 	seedEtcd(t, e.Endpoint)
 	env := st.env(st.srv.Endpoint)
-	prev := "s3://" + st.bucket + "/etcd/previous.db"
+	prev := "s3://" + st.bucket + "/etcd/20260101T000000Z.db"
 	if _, _, code := runTool(t, env, nil, "etcd-backup", "save", "--endpoints", e.Endpoint, prev); code != 0 {
 		t.Fatal("seed backup failed")
 	}
 	sp := faults.New(t, st.srv.Host)
 	sp.Add(t, faults.Upstream, "bandwidth", faults.Attrs{"rate": 1000})
-	key := "etcd/killed.db"
+	key := "etcd/20261127T030000Z.db"
 	p := start(t, st.env(sp.URL()), nil, "etcd-backup", "save", "--endpoints", e.Endpoint, "s3://"+st.bucket+"/"+key)
 	st.waitUpload(t, p)
 	p.cmd.Process.Signal(syscall.SIGKILL)
