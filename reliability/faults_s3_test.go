@@ -132,6 +132,7 @@ func TestFaultsS3Put(t *testing.T) {
 				// The abort could not reach the server: what is left may only be
 				// an upload to the staging key, never the final one.
 				ups, _ := st.c.ListMultipartUploads(ctx(t), st.bucket, "")
+				t.Logf("uploads left for a lifecycle rule (the abort could not reach the server): %v", ups)
 				for _, u := range ups {
 					if u == key {
 						o.partial(t, "a multipart upload to the final key %s was left", key)
