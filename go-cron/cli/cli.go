@@ -71,6 +71,7 @@ type options struct {
 	logFormat  string
 	logLevel   string
 	version    bool
+	lock       lockOptions
 	dashed     bool // the positional arguments came after "--"
 }
 
@@ -145,6 +146,7 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 	str(&o.logFormat, "log-format", "GOCRON_LOG_FORMAT", "text", "go-cron's own log format: text or json")
 	str(&o.logLevel, "log-level", "GOCRON_LOG_LEVEL", "info", "debug, info, warn or error")
 	boolean(&o.version, "version", "", "print the version and exit")
+	o.lock.flags(str, dur, boolean)
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -317,6 +319,24 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 		Schedule: schedText, Command: command, MaxAge: o.maxAge, History: o.history,
 		Version: Version, Redactor: red,
 	})
+	var gate *lockGate
+	if o.lock.enabled() {
+		lcfg, err := o.lock.config(o, environ, log)
+		if err != nil {
+			return 2, err
+		}
+		if gate, err = newLockGate(lcfg, st, log); err != nil {
+			return 2, err
+		}
+		defer gate.close()
+		// Know the shared state before the first status request.
+		if err := gate.l.Refresh(ctx); err != nil {
+			log.Warn("lock: etcd unreachable at start; not running until it answers", "err", err)
+		}
+		gate.publish()
+		go gate.l.Poll(ctx)
+	}
+
 	if o.addr != "off" && o.addr != "" {
 		ln, err := net.Listen("tcp", o.addr)
 		if err != nil {
@@ -347,6 +367,8 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 	job := func(ctx context.Context, slot time.Time) run.Result {
 		// Logged once the job has started: the log line is not on the way
 		// between the slot and the job's start.
+		rc := rc
+		rc.Env = jobEnv(environ, slot, gate)
 		r := run.Run(ctx, rc, func(pid int, start time.Time) {
 			st.Started(pid, start)
 			log.Info("run started", "slot", slot.Format(time.RFC3339), "pid", pid, "command", strings.Join(command, " "))
@@ -388,7 +410,7 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 
 	sc := scheduler.New(scheduler.Config{
 		Schedule: sched, Job: job, Overlap: o.overlap, Jitter: o.jitter,
-		RunOnStart: o.runOnStart, Observer: st, Log: log,
+		RunOnStart: o.runOnStart, Observer: st, Log: log, Gate: gate.asGate(),
 	})
 	sc.Run(ctx)
 	last, ran := st.Last()

@@ -28,6 +28,11 @@ type lastJSON struct {
 	Error        string `json:",omitempty"`
 	Result       string `json:",omitempty"`
 	Duration     string `json:",omitempty"`
+	// With --lock-etcd: the replica that ran the shared last run, its slot,
+	// and "lost" when that replica died mid-run.
+	Instance string `json:",omitempty"`
+	Slot     string `json:",omitempty"`
+	Outcome  string `json:",omitempty"`
 }
 
 type runningJSON struct {
@@ -58,6 +63,13 @@ func stamp(t time.Time) string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 func (s *State) lastJSON(r run.Result) lastJSON {
 	red := s.cfg.Redactor
@@ -115,7 +127,13 @@ func (s *State) Body() ([]byte, int) {
 	for pid, start := range s.running {
 		b.Running[strconv.Itoa(pid)] = runningJSON{Pid: pid, StartingTime: stamp(start)}
 	}
-	if s.last != nil {
+	if sh := s.shared; sh != nil && sh.Last != nil {
+		b.Last = s.lastJSON(sh.Last.Result)
+		b.Last.Instance, b.Last.Slot, b.Last.Outcome = sh.Last.Instance, stamp(sh.Last.Slot), sh.Last.Outcome
+		if sh.Last.Outcome == "lost" {
+			b.Last.Result, b.Last.Duration = "lost", ""
+		}
+	} else if s.last != nil {
 		b.Last = s.lastJSON(*s.last)
 	}
 	for i := len(s.history) - 1; i >= 0; i-- { // newest first
@@ -230,8 +248,15 @@ func (s *State) Metrics() string {
 	}
 	head("gocron_run_timeouts_total", "counter", "Runs stopped because they exceeded the timeout.")
 	fmt.Fprintf(&b, "gocron_run_timeouts_total %d\n", s.timeouts)
-	head("gocron_skipped_total", "counter", "Due runs that did not run, by reason (overlap: the previous run was still going).")
+	head("gocron_skipped_total", "counter", "Due runs that did not run, by reason (overlap: the previous run was still going; held: another replica has the slot; etcd-unreachable: the lock failed closed).")
 	fmt.Fprintf(&b, "gocron_skipped_total{reason=\"overlap\"} %d\n", s.skipped["overlap"])
+	if s.shared != nil {
+		for _, k := range []string{"held", "etcd-unreachable"} {
+			if _, ok := s.skipped[k]; !ok {
+				fmt.Fprintf(&b, "gocron_skipped_total{reason=%q} 0\n", k)
+			}
+		}
+	}
 	for k, v := range s.skipped {
 		if k != "overlap" {
 			fmt.Fprintf(&b, "gocron_skipped_total{reason=%q} %d\n", k, v)
@@ -267,6 +292,12 @@ func (s *State) Metrics() string {
 		h = 1
 	}
 	fmt.Fprintf(&b, "gocron_healthy %d\n", h)
+	if sh := s.shared; sh != nil {
+		head("gocron_lock_etcd_reachable", "gauge", "1 when the lock's etcd answered the last request (--lock-etcd).")
+		fmt.Fprintf(&b, "gocron_lock_etcd_reachable %d\n", b2i(sh.Reachable))
+		head("gocron_lock_holding", "gauge", "1 while this replica holds the lock and runs a slot.")
+		fmt.Fprintf(&b, "gocron_lock_holding %d\n", b2i(sh.Holding))
+	}
 	head("gocron_build_info", "gauge", "go-cron's version.")
 	fmt.Fprintf(&b, "gocron_build_info{version=%q} 1\n", s.cfg.Version)
 	return s.cfg.Redactor.String(b.String())

@@ -39,6 +39,7 @@ type State struct {
 	lastSuccess time.Time
 	lastFailure time.Time
 	runs        map[string]uint64 // by result
+	shared      *Shared           // with go-cron --lock-etcd: what the replicas share
 	skipped     map[string]uint64 // by reason
 	timeouts    uint64
 	durations   histogram
@@ -164,6 +165,33 @@ func (s *State) SetSection(key string, value any, problem string) {
 	s.version++
 }
 
+// SharedRun is the last run as the replicas of a locked job share it,
+// wherever it ran.
+type SharedRun struct {
+	run.Result
+	Instance string    // the replica that ran it
+	Slot     time.Time // the scheduled time it ran for
+	Outcome  string    // "done", or "lost": its replica died mid-run, result unknown
+}
+
+// Shared is what the replicas of a locked job share through etcd (go-cron
+// --lock-etcd). The lock's own view goes in a section (SetSection "Lock").
+type Shared struct {
+	Last      *SharedRun // nil: no slot has finished yet
+	Reachable bool       // etcd answered the last request
+	Holding   bool       // this replica holds the lock now
+}
+
+// SetShared replaces the shared state. From then on the shared last run,
+// not this replica's own, decides Last, the HTTP code and freshness, and
+// /metrics shows the lock's gauges.
+func (s *State) SetShared(sh Shared) {
+	s.mu.Lock()
+	s.shared = &sh
+	s.version++
+	s.mu.Unlock()
+}
+
 // Last returns the last finished run, if any.
 func (s *State) Last() (run.Result, bool) {
 	s.mu.Lock()
@@ -177,8 +205,15 @@ func (s *State) Last() (run.Result, bool) {
 // health says whether monitors should see 200 ("" ) or 503 (the reason).
 // Call with s.mu held.
 func (s *State) health(now time.Time) string {
-	if s.last != nil && !s.last.OK() {
-		return "last run failed: " + describe(*s.last)
+	last, lastSuccess := s.last, s.lastSuccess
+	if sh := s.shared; sh != nil && sh.Last != nil {
+		last = &sh.Last.Result
+		if last.OK() && last.End.After(lastSuccess) {
+			lastSuccess = last.End
+		}
+	}
+	if last != nil && !last.OK() {
+		return "last run failed: " + describe(*last)
 	}
 	for _, k := range sortedKeys(s.sections) {
 		if p := s.sections[k].problem; p != "" {
@@ -188,15 +223,15 @@ func (s *State) health(now time.Time) string {
 	if s.cfg.MaxAge <= 0 {
 		return ""
 	}
-	if s.lastSuccess.IsZero() {
+	if lastSuccess.IsZero() {
 		// Never ran (or never succeeded): give the first run its chance.
 		if !s.firstFire.IsZero() && now.After(s.firstFire.Add(s.cfg.MaxAge)) {
 			return "stale: no successful run since the first fire time " + stamp(s.firstFire) + " plus max age " + s.cfg.MaxAge.String()
 		}
 		return ""
 	}
-	if now.Sub(s.lastSuccess) > s.cfg.MaxAge {
-		return "stale: last success " + stamp(s.lastSuccess) + " is older than max age " + s.cfg.MaxAge.String()
+	if now.Sub(lastSuccess) > s.cfg.MaxAge {
+		return "stale: last success " + stamp(lastSuccess) + " is older than max age " + s.cfg.MaxAge.String()
 	}
 	return ""
 }
