@@ -460,17 +460,20 @@ func TestKubernetesDeployment(t *testing.T) {
 	if d.Kind == "" || secret.Kind == "" || svc.Kind == "" {
 		t.Fatalf("want a Deployment, a Secret and a Service, got %v", keys(objs))
 	}
-	if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
-		t.Errorf("replicas %v, want 1", d.Spec.Replicas)
-	}
-	if d.Spec.Strategy.Type != "Recreate" {
-		t.Errorf("strategy %q, want Recreate (two pods must never back up at once)", d.Spec.Strategy.Type)
-	}
 	pod := d.Spec.Template
 	if !subset(d.Spec.Selector.MatchLabels, pod.Metadata.Labels) {
 		t.Errorf("selector %v does not match the pod's labels %v", d.Spec.Selector.MatchLabels, pod.Metadata.Labels)
 	}
 	env, files := checkPod(t, "Deployment", pod, secret, doc)
+	// Two pods must never back up at once: one replica replaced with
+	// Recreate, or the etcd lock, which runs each slot on one pod only.
+	if env["GOCRON_LOCK_ETCD"] == "" || env["GOCRON_LOCK_NAME"] == "" {
+		if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 || d.Spec.Strategy.Type != "Recreate" {
+			t.Errorf("replicas %v, strategy %q: without GOCRON_LOCK_ETCD and GOCRON_LOCK_NAME, want 1 replica and Recreate", d.Spec.Replicas, d.Spec.Strategy.Type)
+		}
+	} else if d.Spec.Replicas == nil || *d.Spec.Replicas < 2 {
+		t.Errorf("replicas %v: with the lock set, run at least 2", d.Spec.Replicas)
+	}
 	c := pod.Spec.Containers[0]
 	portName := ""
 	for _, p := range c.Ports {
