@@ -25,7 +25,7 @@ deps:
 	.ci/deps
 
 test: deps build
-	$(GO) test -race -count=1 -timeout 45m cronbox/...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 45m cronbox/...
 	$(MAKE) --no-print-directory fuzz
 
 # Bounded fuzzing of ep's template parser, and of it against a8m/envsubst
