@@ -192,11 +192,17 @@ func start(t testing.TB, env []string, stdin io.Reader, name string, args ...str
 // startIn is start with the working directory dir ("": the test's).
 func startIn(t testing.TB, dir string, env []string, stdin io.Reader, name string, args ...string) *proc {
 	t.Helper()
+	return startFor(t, 3*time.Minute, dir, env, stdin, name, args...)
+}
+
+// startFor is startIn with a bound of its own (the soak runs for minutes).
+func startFor(t testing.TB, limit time.Duration, dir string, env []string, stdin io.Reader, name string, args ...string) *proc {
+	t.Helper()
 	path := name
 	if !strings.Contains(name, "/") {
 		path = bin(t, name)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = append([]string{"PATH=" + bins(t) + ":/usr/bin:/bin", "HOME=" + t.TempDir(), "TMPDIR=" + t.TempDir()}, env...)

@@ -78,7 +78,7 @@ echo "run at $n"
 if [ $((n % 2)) -eq 0 ]; then echo "failing on purpose" >&2; exit 1; fi
 `), 0o755)
 	addr := statusAddr(t)
-	p := start(t, nil, nil, "go-cron", "--status-addr", addr, "* * * * * *", "--", job)
+	p := startFor(t, d+2*time.Minute, "", nil, nil, "go-cron", "--status-addr", addr, "* * * * * *", "--", job)
 	testkit.WaitFor(t, 10*time.Second, "the status port", func() error { _, _, _, err := getStatus(addr); return err })
 	// Discard the logs as they come (2 MB every 5 s would fill the buffer).
 	p.stdout.limit(1 << 20)
