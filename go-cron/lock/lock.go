@@ -298,8 +298,12 @@ func (l *Locker) grant(ctx context.Context, cli *etcdClient, ttl int64) (int64, 
 			return id, err
 		}
 		var ae *apiError
-		if errors.As(err, &ae) && !strings.Contains(ae.msg, "leader") && !strings.Contains(ae.msg, "timed out") && ae.status < 500 {
-			return 0, err // an answer (auth, permission) that a retry won't change
+		retry := errors.Is(err, context.DeadlineExceeded) ||
+			errors.As(err, &ae) && (strings.Contains(ae.msg, "leader") || strings.Contains(ae.msg, "timed out") || ae.status >= 500)
+		if !retry {
+			// An answer a retry won't change (auth, permission), or no
+			// member accepting connections at all: say so at once.
+			return 0, err
 		}
 		select {
 		case <-ctx.Done():
