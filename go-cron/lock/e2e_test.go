@@ -495,3 +495,30 @@ func TestE2ELockUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// With --lock-fail-open an unreachable etcd does not stop the job: it runs
+// unlocked, the status stays 200 and says etcd is unreachable.
+func TestE2EFailOpen(t *testing.T) {
+	srv := startEtcd(t, nil)
+	out := filepath.Join(t.TempDir(), "runs")
+	in := startGocron(t, "open", []string{"--lock-etcd", srv.endpoint, "--lock-fail-open"}, nil,
+		"/bin/sh", "-c", `echo "$GOCRON_SLOT" >> "$0"`, out)
+	testkit.WaitFor(t, 15*time.Second, "a locked run", func() error {
+		if len(lines(out)) < 1 {
+			return testkit.ErrNotYet
+		}
+		return nil
+	})
+	srv.stop()
+	stopped := len(lines(out))
+	testkit.WaitFor(t, 15*time.Second, "runs without etcd, 200, and the reason shown", func() error {
+		code, s, err := in.status()
+		if err != nil {
+			return err
+		}
+		if n := len(lines(out)); n < stopped+2 || code != http.StatusOK || !strings.Contains(s.Lock.Etcd, "unreachable") {
+			return fmt.Errorf("%d runs since etcd stopped, %d, Lock.Etcd %q", n-stopped, code, s.Lock.Etcd)
+		}
+		return nil
+	})
+}
