@@ -447,7 +447,9 @@ func TestTLSAndAuth(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := newLocker(t, srv.endpoint, tt.name, tt.mod, func(c *Config) { c.Timeout = time.Second })
+			// Generous: a TLS handshake under -race on a loaded CI machine
+			// can take over a second, and then the cause reads as a timeout.
+			l := newLocker(t, srv.endpoint, tt.name, tt.mod, func(c *Config) { c.Timeout = 10 * time.Second })
 			c, err := l.Claim(ctx, t0.Add(time.Duration(i)*time.Second))
 			if tt.want == "" {
 				if err != nil {
