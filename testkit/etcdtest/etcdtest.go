@@ -85,7 +85,7 @@ func Embed(t testing.TB, o Options) *Embedded {
 		cfg := embed.NewConfig()
 		cfg.Dir = o.Dir
 		cfg.Name = o.Name
-		cfg.LogLevel = "error"
+		cfg.LogLevel = "fatal" // its Close logs "server closed" errors by the dozen
 		cfg.Logger = "zap"
 		cfg.LogOutputs = []string{"stderr"}
 		pu, _ := url.Parse(peer)

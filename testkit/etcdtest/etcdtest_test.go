@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"cronbox/testkit"
 )
 
 func TestEmbedServesAndStopsTwice(t *testing.T) {
@@ -40,9 +42,15 @@ func TestClusterKillRestart(t *testing.T) {
 		t.Fatal("member 0 still running after Kill")
 	}
 	c.WaitHealthy(t) // the two others still have a leader
-	if _, err := NewClient(t, c.Endpoints()[1]).Put(ctx, "k", "v"); err != nil {
-		t.Fatalf("put with one member down: %v", err)
-	}
+	// Member 0 may have been the leader: a put can time out while the two
+	// others elect a new one, so the cluster gets until the deadline.
+	put := NewClient(t, c.Endpoints()[1])
+	testkit.WaitFor(t, 20*time.Second, "a put with one member down", func() error {
+		pctx, pcancel := context.WithTimeout(ctx, 3*time.Second)
+		defer pcancel()
+		_, err := put.Put(pctx, "k", "v")
+		return err
+	})
 	c.Restart(t, 0)
 	r, err := NewClient(t, c.Endpoints()[0]).Get(ctx, "k")
 	if err != nil || len(r.Kvs) != 1 {
