@@ -393,7 +393,7 @@ func TestGrandchildHoldingStdout(t *testing.T) {
 func TestOnceExitsWithTheJobStatus(t *testing.T) {
 	for _, code := range []int{0, 7} {
 		g := start(t, options{}, "--once", "--", "sh", "-c", fmt.Sprintf("echo once; exit %d", code))
-		if got := g.wait(t, 10*time.Second); got != code {
+		if got := g.wait(t, 30*time.Second); got != code {
 			t.Errorf("exit %d, want %d", got, code)
 		}
 		if g.stdout.String() != "once\n" {
@@ -532,7 +532,7 @@ func startPID1(t *testing.T, args ...string) (*gocron, int) {
 	unshare := testkit.Need(t, "unshare")
 	g := start(t, options{wrap: []string{unshare, "--pid", "--fork", "--mount-proc", "--kill-child"}}, args...)
 	var pid int
-	testkit.WaitFor(t, 5*time.Second, "go-cron under unshare", func() error {
+	testkit.WaitFor(t, 20*time.Second, "go-cron under unshare", func() error {
 		c := childrenOf(g.cmd.Process.Pid)
 		if len(c) != 1 {
 			return testkit.ErrNotYet
@@ -550,15 +550,22 @@ func startPID1(t *testing.T, args ...string) (*gocron, int) {
 }
 
 func TestPID1ReapsOrphans(t *testing.T) {
+	// The orphans live until the test lets them go, so a slow machine can't
+	// make them exit (and be reaped) before the test has seen them land.
+	release := filepath.Join(t.TempDir(), "release")
+	t.Setenv("RELEASE", release)
 	g, pid := startPID1(t, "--run-on-start", never, "--", "sh", "-c",
-		`for i in 1 2 3; do setsid sh -c 'sleep 2; exit 0' </dev/null >/dev/null 2>&1 & done; echo spawned`)
-	s := g.waitFinished(t, 10*time.Second)
+		`for i in 1 2 3; do setsid sh -c 'while [ ! -e "$RELEASE" ]; do sleep 0.05; done' </dev/null >/dev/null 2>&1 & done; echo spawned`)
+	s := g.waitFinished(t, 30*time.Second)
 	if s.Last.Stdout != "spawned\n" {
 		t.Fatalf("%+v", s.Last)
 	}
 	// The orphans are go-cron's children now...
 	if n := len(childrenOf(pid)); n == 0 {
 		t.Fatalf("the orphans did not land on go-cron (PID 1)")
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	// ...and when they exit, none stays a zombie.
 	testkit.WaitFor(t, 10*time.Second, "the orphans to be reaped", func() error {
