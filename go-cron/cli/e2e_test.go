@@ -90,17 +90,19 @@ func start(t *testing.T, o options, args ...string) *gocron {
 			t.Logf("go-cron stderr:\n%s", g.stderr)
 		}
 	})
-	testkit.WaitFor(t, 10*time.Second, "go-cron's status port", func() error {
-		select {
-		case <-g.exited:
-			return fmt.Errorf("go-cron exited: %v\n%s", g.err, g.stderr)
-		default:
-		}
+	testkit.WaitFor(t, 20*time.Second, "go-cron's status port", func() error {
+		// Logs first: a --once run may have listened, run and exited
+		// before the first look.
 		for _, l := range g.logs() {
 			if l["msg"] == "status listening" {
 				g.addr = l["addr"].(string)
 				return nil
 			}
+		}
+		select {
+		case <-g.exited:
+			return fmt.Errorf("go-cron exited: %v\n%s", g.err, g.stderr)
+		default:
 		}
 		return testkit.ErrNotYet
 	})
