@@ -68,7 +68,7 @@ func TestStartRefusesBadConfiguration(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			ct := Start(t, c.env)
-			if code := ct.Wait(t, 20*time.Second); code != 2 {
+			if code := ct.Wait(t, 60*time.Second); code != 2 {
 				t.Errorf("exit status %d, want 2", code)
 			}
 			logs := ct.Logs()
@@ -89,7 +89,7 @@ func TestCommandJobRunsUnderGoCronAsPID1(t *testing.T) {
 		"JOB":             `printf 'pid1=%s uid=%s\n' "$(cat /proc/1/comm)" "$(id -u)"`,
 		"GOCRON_SCHEDULE": "@every 1s",
 	})
-	code, doc, body := ct.WaitRun(t, 30*time.Second)
+	code, doc, body := ct.WaitRun(t, 60*time.Second)
 	if code != http.StatusOK || doc.Last.Exit_status != 0 {
 		t.Fatalf("status %d, exit %d: %s", code, doc.Last.Exit_status, body)
 	}
@@ -116,7 +116,7 @@ func TestFailingJobAnswers503(t *testing.T) {
 		"CRONJOB_COMMAND": "echo the-reason >&2; exit 3",
 		"GOCRON_SCHEDULE": "*/1 * * * * *",
 	})
-	code, doc, body := ct.WaitRun(t, 30*time.Second)
+	code, doc, body := ct.WaitRun(t, 60*time.Second)
 	if code != http.StatusServiceUnavailable || doc.Last.Exit_status != 3 || !strings.Contains(doc.Last.Stderr, "the-reason") {
 		t.Fatalf("status %d, want 503 with exit 3 and the reason in Last.Stderr: %s", code, body)
 	}
@@ -141,7 +141,7 @@ func TestTemplates(t *testing.T) {
 			"TEMPLATES":       "/etc/cronbox/*.json",
 			"AWS_S3_BUCKET":   "tmpl-bucket",
 		}, map[string]string{"/etc/cronbox/repo.json": `{"bucket":"${AWS_S3_BUCKET}","base":"${BASE:-root}"}`})
-		code, doc, body := ct.WaitRun(t, 30*time.Second)
+		code, doc, body := ct.WaitRun(t, 60*time.Second)
 		if code != http.StatusOK || !strings.Contains(doc.Last.Stdout, `{"bucket":"tmpl-bucket","base":"root"}`) {
 			t.Fatalf("status %d, want 200 with the rendered template in Last.Stdout: %s", code, body)
 		}
@@ -153,7 +153,7 @@ func TestTemplates(t *testing.T) {
 			"GOCRON_SCHEDULE": "@every 1s",
 			"TEMPLATES":       "/etc/cronbox/*.json",
 		}, map[string]string{"/etc/cronbox/repo.json": "{\n  \"x\": \"${NOT_SET_ANYWHERE}\"\n}\n"})
-		if code := ct.Wait(t, 20*time.Second); code != 2 {
+		if code := ct.Wait(t, 60*time.Second); code != 2 {
 			t.Errorf("exit status %d, want 2", code)
 		}
 		if !strings.Contains(ct.Logs(), "NOT_SET_ANYWHERE") {
@@ -172,7 +172,7 @@ func TestOnceExitsWithTheJobsStatus(t *testing.T) {
 		ct := Start(t, map[string]string{
 			"JOB": `for t in go-cron gof3r etcd-backup es-snapshot ep; do printf '%s: ' "$t"; "$t" --version 2>&1 | head -1 || exit 1; done`,
 		}, "--once")
-		if code := ct.Wait(t, 30*time.Second); code != 0 {
+		if code := ct.Wait(t, 60*time.Second); code != 0 {
 			t.Fatalf("exit status %d, want 0:\n%s", code, ct.Logs())
 		}
 		for _, tool := range []string{"go-cron", "gof3r", "etcd-backup", "es-snapshot", "ep"} {
@@ -184,7 +184,7 @@ func TestOnceExitsWithTheJobsStatus(t *testing.T) {
 	t.Run("failing", func(t *testing.T) {
 		t.Parallel()
 		ct := Start(t, map[string]string{"JOB": "exit 4"}, "--once")
-		if code := ct.Wait(t, 30*time.Second); code != 4 {
+		if code := ct.Wait(t, 60*time.Second); code != 4 {
 			t.Errorf("exit status %d, want the job's 4:\n%s", code, ct.Logs())
 		}
 	})
