@@ -119,13 +119,15 @@ func TestFaultsOpenSearch(t *testing.T) {
 				return nil
 			}},
 	}
-	for _, c := range cases {
+	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			o := track(t, "faults: OpenSearch")
 			p := faults.New(t, host)
 			c.fault(t, p)
 			before := len(snapshots(t, node))
-			args := append([]string{"create"}, c.args...)
+			// Names are to the second: each case has its own name part, so two
+			// runs within one second do not collide.
+			args := append([]string{"create", "--name", fmt.Sprintf("case%d", i)}, c.args...)
 			_, stderr, code := runTool(t, esEnv(node, p.URL()), nil, "es-snapshot", args...)
 			after := snapshots(t, node)
 			if c.good {
