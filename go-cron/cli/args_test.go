@@ -2,6 +2,7 @@ package cli
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -36,5 +37,24 @@ func TestScheduleAndCommandForms(t *testing.T) {
 				t.Errorf("got %q from %s, %q, %s", sched, from, command, o.addr)
 			}
 		})
+	}
+}
+
+// A negative duration names where it came from: the flag or the variable.
+func TestNegativeDurationNamesItsSource(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{[]string{"@hourly", "--", "true"}, []string{"GOCRON_TIMEOUT=-1s"}, "GOCRON_TIMEOUT=-1s"},
+		{[]string{"--grace", "-2s", "@hourly", "--", "true"}, nil, "--grace -2s"},
+		{[]string{"--jitter=-1m", "@hourly", "--", "true"}, []string{"GOCRON_JITTER=5s"}, "--jitter -1m"},
+		{[]string{"@hourly", "--", "true"}, []string{"HEALTH_MAX_AGE=-1h"}, "HEALTH_MAX_AGE=-1h"},
+	} {
+		_, _, err := parseFlags(tc.args, tc.env, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "negative") {
+			t.Errorf("%q %q: err %v, want one naming %q", tc.args, tc.env, err, tc.want)
+		}
 	}
 }

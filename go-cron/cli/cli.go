@@ -181,8 +181,17 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 	if o.tail < 0 {
 		return nil, nil, usagef("--tail-bytes %d: must not be negative", o.tail)
 	}
-	if o.grace < 0 || o.timeout < 0 || o.jitter < 0 || o.maxAge < 0 || o.pipeWait < 0 {
-		return nil, nil, usagef("durations must not be negative")
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"timeout", o.timeout}, {"grace", o.grace}, {"pipe-wait", o.pipeWait}, {"jitter", o.jitter}, {"max-age", o.maxAge}} {
+		if d.v >= 0 {
+			continue
+		}
+		if env := envOf[d.name]; !set[d.name] && env != "" {
+			return nil, nil, usagef("%s=%v: must not be negative", env, d.v)
+		}
+		return nil, nil, usagef("--%s %v: must not be negative", d.name, d.v)
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return nil, nil, usagef("--log-format %q: want text or json", o.logFormat)

@@ -108,6 +108,13 @@ func Parse(text string, defaultLoc *time.Location) (*Schedule, error) {
 	if err != nil {
 		return fail("", "", err)
 	}
+	// cron/v3 takes "@every -5s" and "@every 0s" and rounds them up to one
+	// second: refuse a non-positive interval instead.
+	if word, arg, _ := strings.Cut(spec, " "); word == "@every" {
+		if d, derr := time.ParseDuration(strings.TrimSpace(arg)); derr == nil && d <= 0 {
+			return fail("", "", fmt.Errorf("@every %s: the interval must be positive", strings.TrimSpace(arg)))
+		}
+	}
 	if ss, ok := expr.(*cron.SpecSchedule); ok {
 		ss.Location = loc
 	}

@@ -64,6 +64,8 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"@fortnightly", "", "", "unrecognized descriptor"},
 		{"0 0 30 2 *", "", "", "never fires"},
 		{"", "", "", "empty schedule"},
+		{"@every -5s", "", "", "-5s: the interval must be positive"},
+		{"@every 0s", "", "", "0s: the interval must be positive"},
 	} {
 		t.Run(tc.spec, func(t *testing.T) {
 			_, err := Parse(tc.spec, time.UTC)
