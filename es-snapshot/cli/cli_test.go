@@ -206,3 +206,33 @@ func TestS3RepositoryBodyHasNoRegion(t *testing.T) {
 		t.Fatalf("%s", r)
 	}
 }
+
+// A flag or configuration mistake is one line naming the flag or variable,
+// exit 2, never the whole usage.
+func TestUsageErrorsAreOneLine(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, []string{"create", "--repository", "r", "--request-timeout", "abc"}, "request-timeout"},
+		{nil, []string{"create", "--bogus"}, "bogus"},
+		{nil, []string{"create", "--repository", "r", "--timeout", "-5m"}, "timeout"},
+		{nil, []string{"prune", "--repository", "r", "--keep-last", "1", "--max-age", "-1d"}, "max-age"},
+		{map[string]string{"ES_TIMEOUT": "-5m"}, []string{"create", "--repository", "r"}, "ES_TIMEOUT"},
+		{map[string]string{"ES_TIMEOUT": "0"}, []string{"create", "--repository", "r"}, "ES_TIMEOUT"},
+		{map[string]string{"ES_REQUEST_TIMEOUT": "0s"}, []string{"list", "--repository", "r"}, "ES_REQUEST_TIMEOUT"},
+	} {
+		r := runInProcess(t, tc.env, tc.args...)
+		lines := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1
+		if r.code != 2 || lines != 1 || !strings.Contains(r.stderr, tc.want) || r.stdout != "" {
+			t.Errorf("%v %v: want exit 2 and one line naming %q: %s", tc.env, tc.args, tc.want, r)
+		}
+	}
+	if r := runInProcess(t, nil, "create", "--bogus"); !strings.Contains(r.stderr, "see es-snapshot --help") {
+		t.Errorf("no hint: %s", r)
+	}
+	if r := runInProcess(t, nil, "create", "--help"); r.code != 0 || !strings.Contains(r.stdout, "-request-timeout") {
+		t.Errorf("create --help: %s", r)
+	}
+}

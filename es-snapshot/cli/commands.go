@@ -177,7 +177,7 @@ func cmdPrune(ctx context.Context, args []string, env Env) error {
 	fs.repoFlag(&repo)
 	fs.namingFlags(&n)
 	fs.integer(&p.KeepLast, "keep-last", 0, "keep the newest N good snapshots, delete older ones (0: no count limit)", "ES_KEEP_LAST")
-	fs.duration(&p.MaxAge, "max-age", 0, "delete snapshots older than this, e.g. 30d or 12h (0: no age limit)", "ES_MAX_AGE")
+	fs.duration(&p.MaxAge, "max-age", 0, true, "delete snapshots older than this, e.g. 30d or 12h (0: no age limit)", "ES_MAX_AGE")
 	fs.integer(&p.MinKeep, "min-keep", 1, "never delete the newest N good snapshots, whatever the rules say (at least 1)", "ES_MIN_KEEP")
 	fs.boolean(&dryRun, "dry-run", false, "say what would be deleted, delete nothing", "ES_DRY_RUN")
 	if err := fs.parse(args); err != nil {

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -20,15 +22,17 @@ type flagSet struct {
 	env       Env
 	errs      []error
 	postParse []func() error
+	synopsis  string
 }
 
 func newFlagSet(name string, env Env, synopsis string) *flagSet {
 	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), env: env}
-	fs.SetOutput(env.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "usage: es-snapshot %s\n\nflags (environment variable in brackets):\n", synopsis)
-		fs.PrintDefaults()
-	}
+	// The flag package's own messages and usage go nowhere: a mistake is
+	// one line (parse), --help prints the usage to stdout.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.synopsis = synopsis
+
 	return fs
 }
 
@@ -125,8 +129,22 @@ func (fs *flagSet) integer(p *int, name string, def int, doc string, vars ...str
 	fs.IntVar(p, name, def, doc+envDoc(vars, false))
 }
 
-// age is a duration that also takes days: "30d", "36h", "1h30m".
-type age struct{ d *time.Duration }
+// age is a duration that also takes days: "30d", "36h", "1h30m". Negative
+// durations are refused, and zero too unless zeroOK.
+type age struct {
+	d      *time.Duration
+	zeroOK bool
+}
+
+func (a age) check(d time.Duration) error {
+	switch {
+	case d < 0:
+		return errors.New("must not be negative")
+	case d == 0 && !a.zeroOK:
+		return errors.New("must be positive")
+	}
+	return nil
+}
 
 func (a age) String() string {
 	if a.d == nil || *a.d == 0 {
@@ -138,6 +156,9 @@ func (a age) String() string {
 func (a age) Set(s string) error {
 	d, err := parseAge(s)
 	if err != nil {
+		return err
+	}
+	if err := a.check(d); err != nil {
 		return err
 	}
 	*a.d = d
@@ -159,26 +180,38 @@ func parseAge(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func (fs *flagSet) duration(p *time.Duration, name string, def time.Duration, doc string, vars ...string) {
+// duration registers a duration flag; zeroOK says whether 0 means something
+// (such as "no limit") or is refused like a negative one.
+func (fs *flagSet) duration(p *time.Duration, name string, def time.Duration, zeroOK bool, doc string, vars ...string) {
 	*p = def
+	a := age{p, zeroOK}
 	if v, from, ok := fs.lookup(false, vars...); ok {
 		d, err := parseAge(v)
+		if err == nil {
+			if cerr := a.check(d); cerr != nil {
+				err = fmt.Errorf("%q: %v", v, cerr)
+			}
+		}
 		if err != nil {
 			fs.errs = append(fs.errs, usagef("%s: %v", from, err))
 		} else {
 			*p = d
 		}
 	}
-	fs.Var(age{p}, name, doc+envDoc(vars, false))
+	fs.Var(a, name, doc+envDoc(vars, false))
 }
 
 // parse parses args and reports the first problem as a usage error.
 func (fs *flagSet) parse(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
+			out := fs.env.Stdout
+			fmt.Fprintf(out, "usage: es-snapshot %s\n\nflags (environment variable in brackets):\n", fs.synopsis)
+			fs.SetOutput(out)
+			fs.PrintDefaults()
 			return errHelp
 		}
-		return usageError{err}
+		return usagef("%v (see es-snapshot --help)", err)
 	}
 	if len(fs.errs) > 0 {
 		return fs.errs[0]
@@ -208,8 +241,8 @@ func (fs *flagSet) connFlags(c *conn, defaultTimeout time.Duration) {
 	fs.StringVar(&keyFile, "api-key-file", "", "read the API key from this file")
 	fs.str(&c.caFile, "ca-file", "", "PEM file with the CA(s) that signed the server's certificate", "ES_CA_FILE")
 	fs.boolean(&c.insecure, "insecure-skip-verify", false, "do NOT verify the server's TLS certificate (logged loudly)", "ES_INSECURE_SKIP_VERIFY")
-	fs.duration(&c.requestTimeout, "request-timeout", time.Minute, "deadline of each HTTP request", "ES_REQUEST_TIMEOUT")
-	fs.duration(&c.timeout, "timeout", defaultTimeout, "deadline of the whole command (polls and retries included)", "ES_TIMEOUT")
+	fs.duration(&c.requestTimeout, "request-timeout", time.Minute, false, "deadline of each HTTP request", "ES_REQUEST_TIMEOUT")
+	fs.duration(&c.timeout, "timeout", defaultTimeout, false, "deadline of the whole command (polls and retries included)", "ES_TIMEOUT")
 	fs.boolean(&c.verbose, "verbose", false, "log every request", "ES_VERBOSE")
 	fs.postParse = append(fs.postParse, func() error {
 		for _, f := range []struct{ file, into *string }{{&pwFile, &c.password}, {&keyFile, &c.apiKey}} {
