@@ -17,8 +17,11 @@ all: build
 
 build: $(TOOLS:%=bin/%)
 
+# grpcnotrace: grpc's debug trace pages pull in html/template, which makes the
+# linker keep every exported method (bin/etcd-backup: 20.8 MB -> 15.2 MB).
+BUILDTAGS ?= grpcnotrace
 $(TOOLS:%=bin/%): bin/%:
-	$(GO) build -trimpath -ldflags '$(call LDFLAGS,$*)' -o $@ ./$(call moddir,$*)
+	$(GO) build -trimpath -tags '$(BUILDTAGS)' -ldflags '$(call LDFLAGS,$*)' -o $@ ./$(call moddir,$*)
 
 # Everything the tests need that a fresh machine lacks (apt, go install, Maven).
 deps:
