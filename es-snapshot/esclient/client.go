@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -37,18 +38,23 @@ type Config struct {
 	CAFile             string // PEM file of CAs to trust in addition to nothing else
 	InsecureSkipVerify bool   // skip TLS verification (logged loudly)
 	RequestTimeout     time.Duration
-	Logger             *slog.Logger
+	// RetryFor bounds how long a GET whose connection was refused or broken
+	// is retried (backoff 100 ms doubling to 2 s, never past the caller's
+	// deadline); 0 means 15 s, negative means no retries.
+	RetryFor time.Duration
+	Logger   *slog.Logger
 	// Transport replaces the default transport (tests).
 	Transport http.RoundTripper
 }
 
 // Client calls one server.
 type Client struct {
-	base    *url.URL
-	auth    string // Authorization header value, or ""
-	http    *http.Client
-	timeout time.Duration
-	log     *slog.Logger
+	base     *url.URL
+	auth     string // Authorization header value, or ""
+	http     *http.Client
+	timeout  time.Duration
+	retryFor time.Duration
+	log      *slog.Logger
 }
 
 // New checks cfg and returns a client. Errors here are configuration errors.
@@ -70,7 +76,10 @@ func New(cfg Config) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	c := &Client{log: log, timeout: cfg.RequestTimeout}
+	c := &Client{log: log, timeout: cfg.RequestTimeout, retryFor: cfg.RetryFor}
+	if c.retryFor == 0 {
+		c.retryFor = 15 * time.Second
+	}
 	if c.timeout <= 0 {
 		c.timeout = time.Minute
 	}
@@ -234,9 +243,57 @@ func decodeError(call string, status int, body []byte) *APIError {
 	return e
 }
 
-// do sends one request. body is marshalled unless nil; out, unless nil,
-// receives the decoded 2xx answer.
+// ConnError is a request that got no complete answer because the
+// connection was refused, reset or closed: the server may be restarting.
+type ConnError struct{ Err error }
+
+func (e *ConnError) Error() string { return e.Err.Error() }
+func (e *ConnError) Unwrap() error { return e.Err }
+
+// IsConnError reports whether err is a refused or broken connection (not a
+// timeout, not an answer).
+func IsConnError(err error) bool {
+	var ce *ConnError
+	return errors.As(err, &ce)
+}
+
+func brokenConn(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// do sends a request. A GET whose connection is refused or broken is sent
+// again with a capped backoff for up to retryFor, within ctx's deadline;
+// other methods are sent once (the caller decides whether a retry is safe).
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	err := c.doOnce(ctx, method, path, query, body, out)
+	if method != http.MethodGet || c.retryFor < 0 || !IsConnError(err) {
+		return err
+	}
+	until := time.Now().Add(c.retryFor)
+	wait := 100 * time.Millisecond
+	for tries := 1; IsConnError(err); tries++ {
+		if time.Now().Add(wait).After(until) {
+			return fmt.Errorf("%w (tried %d times in %s)", err, tries, c.retryFor)
+		}
+		c.log.Warn("connection failed; retrying", "call", method+" "+path, "err", err, "in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (tried %d times, until the deadline)", err, tries)
+		case <-t.C:
+		}
+		wait = min(2*wait, 2*time.Second)
+		err = c.doOnce(ctx, method, path, query, body, out)
+	}
+	return err
+}
+
+// doOnce sends one request. body is marshalled unless nil; out, unless nil,
+// receives the decoded 2xx answer.
+func (c *Client) doOnce(ctx context.Context, method, path string, query url.Values, body, out any) error {
 	call := method + " " + path
 	// path comes with its segments escaped (seg); RawPath keeps them so,
 	// and the commas between names stay separators.
@@ -273,13 +330,21 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s on %s: %w", call, c.Host(), unwrapURLError(err))
+		err = fmt.Errorf("%s on %s: %w", call, c.Host(), unwrapURLError(err))
+		if ctx.Err() == nil && brokenConn(err) {
+			return &ConnError{err}
+		}
+		return err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	c.log.Debug("request", "call", call, "status", resp.StatusCode, "took", time.Since(start).Round(time.Millisecond))
 	if err != nil {
-		return fmt.Errorf("%s: reading the answer: %w", call, err)
+		err = fmt.Errorf("%s on %s: reading the answer: %w", call, c.Host(), err)
+		if ctx.Err() == nil && brokenConn(err) {
+			return &ConnError{err}
+		}
+		return err
 	}
 	if resp.StatusCode/100 != 2 {
 		return decodeError(call, resp.StatusCode, b)

@@ -194,7 +194,7 @@ func (r *Runner) Create(ctx context.Context, repo, name string, req esclient.Cre
 	}
 	started := r.now()
 	r.progress("snapshot %s: starting in repository %s", name, repo)
-	if err := r.retryBusy(ctx, what, func() error { return r.Client.CreateSnapshot(ctx, repo, name, req) }); err != nil {
+	if err := r.startSnapshot(ctx, what, repo, name, req); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	wait := r.backoff()
@@ -237,6 +237,52 @@ func (r *Runner) Create(ctx context.Context, repo, name string, req esclient.Cre
 			return nil, fmt.Errorf("%s: still IN_PROGRESS %s after %s; it goes on in the server (see es-snapshot status)",
 				what, when(ctx), r.now().Sub(started).Round(time.Second))
 		}
+	}
+}
+
+// startSnapshot sends the create request. The PUT is not idempotent, so a
+// refused or broken connection is retried only once the snapshot is known
+// not to exist: a GET by name first. If it exists and did not before our
+// first PUT, that PUT started it; a retried PUT answered "already exists" is
+// the same. A snapshot of that name that existed before is not ours: the
+// server's refusal stands.
+func (r *Runner) startSnapshot(ctx context.Context, what, repo, name string, req esclient.CreateRequest) error {
+	before, err := r.Client.GetSnapshot(ctx, repo, name)
+	if err != nil {
+		return fmt.Errorf("look for an existing snapshot %s: %w", name, err)
+	}
+	existed := before != nil
+	wait := r.backoff()
+	retried := false
+	for tries := 1; ; tries++ {
+		err := r.retryBusy(ctx, what, func() error { return r.Client.CreateSnapshot(ctx, repo, name, req) })
+		switch {
+		case err == nil:
+			return nil
+		case retried && !existed && esclient.IsType(err, "invalid_snapshot_name_exception") &&
+			strings.Contains(strings.ToLower(err.Error()), "already exists"):
+			r.Log.Info("the create request was started by an earlier try", "snapshot", name)
+			return nil
+		case !esclient.IsConnError(err):
+			return err
+		}
+		// The connection broke: did the server start it anyway? (The GET
+		// itself retries a refused connection for a while.)
+		if serr := sleep(ctx, wait()); serr != nil {
+			return fmt.Errorf("%w (tried %d times until the deadline)", err, tries)
+		}
+		s, gerr := r.Client.GetSnapshot(ctx, repo, name)
+		switch {
+		case gerr != nil:
+			return fmt.Errorf("%w; then, looking for it: %w", err, gerr)
+		case s != nil && !existed:
+			r.Log.Info("the create request broke, but the server started the snapshot", "snapshot", name, "err", err)
+			return nil
+		case s != nil:
+			return err
+		}
+		r.Log.Warn("the create request broke before an answer; the snapshot does not exist, sending it again", "snapshot", name, "err", err)
+		retried = true
 	}
 }
 
