@@ -71,6 +71,7 @@ type options struct {
 	logFormat  string
 	logLevel   string
 	version    bool
+	check      bool // --check: validate, print the schedule, start nothing
 	lock       lockOptions
 	dashed     bool // the positional arguments came after "--"
 }
@@ -146,6 +147,7 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 	str(&o.logFormat, "log-format", "GOCRON_LOG_FORMAT", "text", "go-cron's own log format: text or json")
 	str(&o.logLevel, "log-level", "GOCRON_LOG_LEVEL", "info", "debug, info, warn or error")
 	boolean(&o.version, "version", "", "print the version and exit")
+	boolean(&o.check, "check", "", "check flags, environment and schedule as a start would, print the next fire times and exit (0, or 2 with the error)")
 	o.lock.flags(str, dur, boolean)
 
 	if err := fs.Parse(args); err != nil {
@@ -295,6 +297,9 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 		if sched, err = schedule.Parse(schedText, defaultLoc); err != nil {
 			return 2, fmt.Errorf("%s: %w", schedFrom, err)
 		}
+	}
+	if o.check {
+		return checkOnly(o, environ, schedText, schedFrom, sched, command, stdout, log)
 	}
 	if len(red.Skipped()) > 0 {
 		log.Warn("secret-looking variables too short to mask", "names", strings.Join(red.Skipped(), ","), "min_len", redact.MinLen)
