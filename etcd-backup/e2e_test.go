@@ -657,8 +657,57 @@ func TestDumpLoad(t *testing.T) {
 	}
 }
 
+// An etcd that never had a key (revision 1, an empty keyspace) is a real
+// first-day state: its backup saves, verifies and restores.
+func TestEmptyEtcd(t *testing.T) {
+	src := etcdtest.Embed(t, etcdtest.Options{})
+	env := []string{"ETCDCTL_ENDPOINTS=" + src.Endpoint}
+	path := filepath.Join(t.TempDir(), "empty.db")
+	out, errOut, code := run(t, env, nil, "save", path)
+	if code != 0 {
+		t.Fatalf("save of an empty etcd: exit %d: %s", code, errOut)
+	}
+	saved := parseSave(t, out)
+	out, errOut, code = run(t, nil, nil, "verify", "-w", "json", path)
+	if code != 0 {
+		t.Fatalf("verify of an empty etcd's backup (saved at revision %d): exit %d: %s", saved.Revision, code, errOut)
+	}
+	if v := parseVerify(t, out); v.TotalKey != 0 {
+		t.Fatalf("verify of an empty etcd's backup: %+v, want no keys", v)
+	}
+	r, _ := restoreAndStart(t, nil, path)
+	equalKeys(t, r.Client(t), "/", map[string][]byte{})
+
+	// Emptied and compacted: no live key, and the recorded revision is the
+	// delete's; it still verifies.
+	cli := src.Client(t)
+	fill(t, cli, "/gone/", 20, 3)
+	del, err := cli.Delete(ctxT(t), "/gone/", clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Compact(ctxT(t), del.Header.Revision, clientv3.WithCompactPhysical()); err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(t.TempDir(), "emptied.db")
+	if out, errOut, code = run(t, env, nil, "save", path); code != 0 {
+		t.Fatalf("save of an emptied etcd: exit %d: %s", code, errOut)
+	}
+	if saved = parseSave(t, out); saved.Revision != del.Header.Revision {
+		t.Fatalf("saved at revision %d, want %d", saved.Revision, del.Header.Revision)
+	}
+	if _, errOut, code = run(t, nil, nil, "verify", path); code != 0 {
+		t.Fatalf("verify of an emptied, compacted etcd's backup: exit %d: %s", code, errOut)
+	}
+}
+
 // Usage and configuration errors exit 2 with one line naming the problem.
 func TestUsage(t *testing.T) {
+	dir := t.TempDir()
+	garbage, missing := filepath.Join(dir, "garbage.pem"), filepath.Join(dir, "missing")
+	if err := os.WriteFile(garbage, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		env  []string
@@ -671,6 +720,17 @@ func TestUsage(t *testing.T) {
 		{[]string{"save", "-", "--dial-timeout", "soon"}, nil, "--dial-timeout"},
 		{[]string{"save", "-"}, []string{"ETCDCTL_DIAL_TIMEOUT=soon"}, "ETCDCTL_DIAL_TIMEOUT"},
 		{[]string{"save", "-", "--cert", "/nonexistent"}, nil, "--cert"},
+		{[]string{"save", "-", "--endpoints", "not a url"}, nil, "not a url"},
+		{[]string{"save", "-", "--endpoints", "http://a:2379,ftp://b:2379"}, nil, "ftp://b:2379"},
+		{[]string{"save", "-", "--endpoints", "etcd1:99999"}, nil, "etcd1:99999"},
+		{[]string{"save", "-"}, []string{"ETCD_LEADER=http://"}, "ETCD_LEADER"},
+		{[]string{"save", "-", "--cacert", garbage}, nil, garbage},
+		{[]string{"save", "-", "--cert", garbage, "--key", garbage}, nil, garbage},
+		{[]string{"save", "-", "--password-file", missing}, nil, missing},
+		{[]string{"save", "-", "--password-file", garbage}, nil, "--user"},
+		{[]string{"save", "-", "--user", "root", "--password-file", missing}, nil, missing},
+		{[]string{"save", "s3://b/k", "--s3-part-size", "1K"}, nil, "s3-part-size"},
+		{[]string{"save", "s3://b/k"}, []string{"ETCD_BACKUP_S3_PART_SIZE=4M"}, "ETCD_BACKUP_S3_PART_SIZE"},
 		{[]string{"verify"}, nil, "source"},
 		{[]string{"verify", "s3://bkt/prefix/"}, nil, "prefix"},
 		{[]string{"restore", "x.db"}, nil, "--data-dir"},

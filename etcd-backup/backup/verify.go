@@ -3,6 +3,7 @@ package backup
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"go.etcd.io/etcd/etcdutl/v3/snapshot"
 	"go.uber.org/zap"
 )
@@ -165,11 +168,40 @@ func (f *Fetcher) Verify(ctx context.Context, src Location, dir string) (VerifyR
 	}
 	res.Hash, res.Revision, res.TotalKey, res.DBSize, res.Version = st.Hash, st.Revision, st.TotalKey, st.TotalSize, st.Version
 	if r, ok := res.Metadata[MetaRevision]; ok {
-		if want, err := strconv.ParseInt(r, 10, 64); err == nil && res.Revision < want {
-			return res, fmt.Errorf("%w: %s: recorded revision %d, the database holds %d", ErrMismatch, src, want, res.Revision)
+		if want, err := strconv.ParseInt(r, 10, 64); err == nil {
+			if held := storeRevision(path, res.Revision); held < want {
+				return res, fmt.Errorf("%w: %s: recorded revision %d, the database holds %d", ErrMismatch, src, want, held)
+			}
 		}
 	}
 	return res, nil
+}
+
+// storeRevision is the revision etcd's store has when it opens the
+// database (as mvcc's restore computes it): the newest key revision, or the
+// compacted revision if that is newer, and at least 1: a store that never
+// had a key is at revision 1 while its database holds no key revision.
+func storeRevision(path string, keyRev int64) int64 {
+	rev := max(keyRev, 1)
+	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return rev
+	}
+	defer db.Close()
+	_ = db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket([]byte("meta"))
+		if meta == nil {
+			return nil
+		}
+		for _, k := range []string{"finishedCompactRev", "scheduledCompactRev"} {
+			// A revision key: 8 bytes big-endian main revision, '_', 8 bytes sub.
+			if v := meta.Get([]byte(k)); len(v) >= 8 {
+				rev = max(rev, int64(binary.BigEndian.Uint64(v[:8])))
+			}
+		}
+		return nil
+	})
+	return rev
 }
 
 // RestoreOptions are etcdutl's restore options that etcd-backup exposes.

@@ -245,6 +245,13 @@ func (c *connFlags) config(env Env, f *flags) (etcdconn.Config, error) {
 	if len(cfg.Endpoints) == 0 {
 		cfg.Endpoints = []string{"http://127.0.0.1:2379"}
 	}
+	for _, src := range []struct{ origin, value string }{{"ETCD_LEADER", env.Getenv("ETCD_LEADER")}, {f.origin("endpoints"), c.endpoints}} {
+		for _, ep := range etcdconn.ParseEndpoints(src.value) {
+			if err := etcdconn.CheckEndpoint(ep); err != nil {
+				return cfg, usagef("%s %q: %v", src.origin, strings.TrimSpace(src.value), err)
+			}
+		}
+	}
 	cfg.CACert, cfg.Cert, cfg.Key = c.cacert, c.cert, c.key
 	cfg.InsecureSkipVerify = c.insecure
 	var err error
@@ -261,17 +268,26 @@ func (c *connFlags) config(env Env, f *flags) (etcdconn.Config, error) {
 			cfg.Password = pw
 		}
 	}
+	var filePW string
+	if pwFile := c.passwordFile; pwFile != "" {
+		// A password file is read (and refused if unreadable) even when
+		// it would not be used: a wrong path must not pass unnoticed.
+		b, err := os.ReadFile(pwFile)
+		if err != nil {
+			return cfg, usagef("%s: %v", f.origin("password-file"), err)
+		}
+		if cfg.User == "" {
+			return cfg, usagef("%s %s is given without --user (ETCDCTL_USER): the password would be ignored", f.origin("password-file"), pwFile)
+		}
+		filePW = strings.TrimRight(string(b), "\r\n")
+	}
 	if cfg.Password == "" && cfg.User != "" {
-		pwEnv, pwFile := env.Getenv("ETCDCTL_PASSWORD"), c.passwordFile
+		pwEnv := env.Getenv("ETCDCTL_PASSWORD")
 		switch {
-		case pwEnv != "" && pwFile != "":
-			return cfg, usagef("ETCDCTL_PASSWORD and a password file are both given; keep one")
-		case pwFile != "":
-			b, err := os.ReadFile(pwFile)
-			if err != nil {
-				return cfg, usagef("password file: %v", err)
-			}
-			cfg.Password = strings.TrimRight(string(b), "\r\n")
+		case pwEnv != "" && c.passwordFile != "":
+			return cfg, usagef("ETCDCTL_PASSWORD and %s %s are both given; keep one", f.origin("password-file"), c.passwordFile)
+		case c.passwordFile != "":
+			cfg.Password = filePW
 		default:
 			cfg.Password = pwEnv
 		}
@@ -322,22 +338,31 @@ func parseSize(s string) (int64, error) {
 // AWS_* variables (see cronbox/gof3r/s3.ConfigFromEnv).
 type s3Flags struct{ partSize, concurrency string }
 
+// minPartSize is S3's smallest multipart part (all parts but the last).
+const minPartSize = 5 << 20
+
 func (s *s3Flags) define(f *flags) {
 	f.str(&s.partSize, "s3-part-size", "5M", "S3 multipart part size; memory is part size x concurrency", "ETCD_BACKUP_S3_PART_SIZE")
 	f.str(&s.concurrency, "s3-concurrency", "3", "S3 parts in flight", "ETCD_BACKUP_S3_CONCURRENCY")
 }
 
 func (s *s3Flags) store(env Env, f *flags, log *slog.Logger) (backup.Store, error) {
+	partSize, err := parseSize(s.partSize)
+	if err != nil {
+		return nil, usagef("%s: %v", f.origin("s3-part-size"), err)
+	}
+	if partSize < minPartSize {
+		return nil, usagef("%s %q: below S3's minimum part size of 5M", f.origin("s3-part-size"), s.partSize)
+	}
+	concurrency, err := strconv.Atoi(s.concurrency)
+	if err != nil || concurrency < 1 {
+		return nil, usagef("%s %q: want a positive number", f.origin("s3-concurrency"), s.concurrency)
+	}
 	cfg, err := s3.ConfigFromEnv(env.Getenv)
 	if err != nil {
 		return nil, usagef("S3 configuration: %v", err)
 	}
-	if cfg.PartSize, err = parseSize(s.partSize); err != nil {
-		return nil, usagef("%s: %v", f.origin("s3-part-size"), err)
-	}
-	if cfg.Concurrency, err = strconv.Atoi(s.concurrency); err != nil || cfg.Concurrency < 1 {
-		return nil, usagef("%s %q: want a positive number", f.origin("s3-concurrency"), s.concurrency)
-	}
+	cfg.PartSize, cfg.Concurrency = partSize, concurrency
 	cfg.Logger = log
 	c, err := s3.New(cfg)
 	if err != nil {

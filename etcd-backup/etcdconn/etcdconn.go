@@ -7,11 +7,13 @@ package etcdconn
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -51,14 +53,57 @@ func ParseEndpoints(s string) []string {
 	return out
 }
 
+// CheckEndpoint reports an endpoint that cannot be dialled as written: a URL
+// (http, https, unix, unixs) with a host, or a bare host:port.
+func CheckEndpoint(ep string) error {
+	if scheme, rest, ok := strings.Cut(ep, "://"); ok {
+		switch scheme {
+		case "unix", "unixs":
+			if rest == "" {
+				return fmt.Errorf("endpoint %q: no socket path", ep)
+			}
+			return nil
+		case "http", "https":
+		default:
+			return fmt.Errorf("endpoint %q: scheme must be http or https", ep)
+		}
+		u, err := url.Parse(ep)
+		if err != nil || u.Host == "" || u.Hostname() == "" {
+			return fmt.Errorf("endpoint %q: not a URL such as http://host:2379", ep)
+		}
+		if p := u.Port(); p != "" {
+			if err := checkPort(p); err != nil {
+				return fmt.Errorf("endpoint %q: %w", ep, err)
+			}
+		}
+		return nil
+	}
+	host, port, err := net.SplitHostPort(ep)
+	if err != nil || host == "" || strings.ContainsAny(ep, "/?#@") {
+		return fmt.Errorf("endpoint %q: not a URL (http://host:2379) or host:port", ep)
+	}
+	if err := checkPort(port); err != nil {
+		return fmt.Errorf("endpoint %q: %w", ep, err)
+	}
+	return nil
+}
+
+func checkPort(p string) error {
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 1 to 65535", p)
+	}
+	return nil
+}
+
 // Validate reports a configuration error (exit status 2 material).
 func (c Config) Validate() error {
 	if len(c.Endpoints) == 0 {
 		return errors.New("no etcd endpoint: set --endpoints (or ETCDCTL_ENDPOINTS, ETCD_MACHINES, ETCD_LEADER)")
 	}
 	for _, ep := range c.Endpoints {
-		if strings.Contains(ep, "://") && !strings.HasPrefix(ep, "http://") && !strings.HasPrefix(ep, "https://") && !strings.HasPrefix(ep, "unix://") && !strings.HasPrefix(ep, "unixs://") {
-			return fmt.Errorf("endpoint %q: scheme must be http or https", ep)
+		if err := CheckEndpoint(ep); err != nil {
+			return err
 		}
 	}
 	if (c.Cert == "") != (c.Key == "") {
@@ -70,6 +115,22 @@ func (c Config) Validate() error {
 		}
 		if _, err := os.Stat(f.path); err != nil {
 			return fmt.Errorf("%s: %w", f.flag, err)
+		}
+	}
+	// The files are read now, not at the first dial, so a wrong file is a
+	// configuration error naming it, whatever the endpoints' scheme.
+	if c.CACert != "" {
+		b, err := os.ReadFile(c.CACert)
+		if err != nil {
+			return fmt.Errorf("--cacert: %w", err)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(b) {
+			return fmt.Errorf("--cacert %s: no PEM certificate in the file", c.CACert)
+		}
+	}
+	if c.Cert != "" {
+		if _, err := tls.LoadX509KeyPair(c.Cert, c.Key); err != nil {
+			return fmt.Errorf("--cert %s / --key %s: %w", c.Cert, c.Key, err)
 		}
 	}
 	if c.User != "" && c.Password == "" {
