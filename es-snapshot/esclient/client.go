@@ -260,7 +260,10 @@ func IsConnError(err error) bool {
 func brokenConn(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		// net/http's answer to a connection cut inside the response
+		// headers (its error type is not exported).
+		strings.Contains(err.Error(), "transport connection broken")
 }
 
 // do sends a request. A GET whose connection is refused or broken is sent
@@ -277,7 +280,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		if time.Now().Add(wait).After(until) {
 			return fmt.Errorf("%w (tried %d times in %s)", err, tries, c.retryFor)
 		}
-		c.log.Warn("connection failed; retrying", "call", method+" "+path, "err", err, "in", wait)
+		c.log.Debug("connection failed; retrying", "call", method+" "+path, "err", err, "in", wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
