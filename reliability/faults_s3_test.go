@@ -60,8 +60,8 @@ func TestFaultsS3Put(t *testing.T) {
 		{name: "timeout (black hole) 1.5s, stall 1s", good: true, window: 1500 * time.Millisecond,
 			args:  []string{"--stall-timeout", "1s"},
 			fault: toxic(faults.Upstream, "timeout", faults.Attrs{"timeout": 0})},
-		// gof3r's budget is 5 tries with backoff capped at 1 s: about a second
-		// and a half in all, so an outage of 400 ms must be bridged.
+		// gof3r's budget is 10 tries with random backoff capped at 1 s: a
+		// few seconds in all, so an outage of 400 ms must be bridged.
 		{name: "server down 400ms mid-upload then back", good: true, window: 400 * time.Millisecond,
 			fault: func(t *testing.T, p *faults.Proxy) func() { p.Down(t); return func() { p.Up(t) } }},
 		{name: "server down at start then back", good: true,

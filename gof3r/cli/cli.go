@@ -45,7 +45,7 @@ Options (every command):
   -s, --partsize BYTES     first part size, e.g. 5MiB (default 5 MiB, the least S3 allows);
                            parts double every 1,000 parts so a stream fits S3's 10,000 parts
       --retries N          tries per request for 5xx, resets and timeouts, with backoff
-                           capped at 1 s (default 5; 403/404 are never retried)
+                           capped at 1 s (default 10; 403/404 are never retried)
       --connect-timeout D  dial and TLS handshake (default 30s)
       --response-timeout D wait for a response's headers once a request is sent (default 5m;
                            on a very slow link, raise it above part size / link speed)

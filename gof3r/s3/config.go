@@ -44,8 +44,10 @@ type Config struct {
 
 	// MaxRetries is how many times one request is tried for a transient
 	// failure (5xx, connection reset, timeout), with a growing backoff
-	// capped at 1 s between tries. Default 5; 1 disables retries. 403, 404
-	// and NoSuchBucket are never retried.
+	// capped at 1 s between tries. Default 10 (minio-go's own): the random
+	// backoff then rides out an outage of a few seconds, where 5 tries could
+	// all fall inside half a second. 1 disables retries. 403, 404 and
+	// NoSuchBucket are never retried.
 	MaxRetries int
 	// ConnectTimeout bounds dialing and the TLS handshake (default 30 s).
 	ConnectTimeout time.Duration
@@ -93,7 +95,7 @@ func (c Config) withDefaults() Config {
 		c.Concurrency = 3
 	}
 	if c.MaxRetries <= 0 {
-		c.MaxRetries = 5
+		c.MaxRetries = 10
 	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = 30 * time.Second
