@@ -72,7 +72,7 @@ type Container struct {
 	Port   int
 
 	cmd    *exec.Cmd
-	logs   *logBuffer
+	logs   *testkit.Buffer
 	done   chan struct{}
 	status int // exit status, once done is closed
 }
@@ -91,7 +91,7 @@ func Start(t *testing.T, env map[string]string, args ...string) *Container {
 func StartWithFiles(t *testing.T, env, files map[string]string, args ...string) *Container {
 	t.Helper()
 	src := assembled(t)
-	c := &Container{Dir: filepath.Join(t.TempDir(), "rootfs"), logs: &logBuffer{}, done: make(chan struct{})}
+	c := &Container{Dir: filepath.Join(t.TempDir(), "rootfs"), logs: &testkit.Buffer{Limit: 4 << 20}, done: make(chan struct{})}
 	if out, err := exec.Command("cp", "-a", src, c.Dir).CombinedOutput(); err != nil {
 		t.Fatalf("copy the rootfs: %v\n%s", err, out)
 	}
@@ -272,24 +272,4 @@ func (c *Container) WaitRun(t *testing.T, timeout time.Duration) (int, StatusDoc
 		return nil
 	})
 	return code, doc, body
-}
-
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.b.Len() < 4<<20 {
-		b.b.Write(p)
-	}
-	return len(p), nil
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

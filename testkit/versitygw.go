@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,7 +21,7 @@ type S3Server struct {
 	Dir       string // the posix root: Dir/BUCKET/KEY is an object's bytes
 
 	cmd      *exec.Cmd
-	logs     *syncBuffer
+	logs     *Buffer
 	stopOnce sync.Once
 }
 
@@ -41,7 +40,7 @@ func Versitygw(t testing.TB) *S3Server {
 	for attempt := 0; attempt < 5; attempt++ {
 		s.Host = "127.0.0.1:" + strconv.Itoa(FreePort(t))
 		s.Endpoint = "http://" + s.Host
-		s.logs = &syncBuffer{}
+		s.logs = &Buffer{Limit: 1 << 20}
 		s.cmd = exec.Command(bin, "--port", s.Host, "--access", s.AccessKey, "--secret", s.SecretKey, "posix", s.Dir)
 		s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 		if err := s.cmd.Start(); err != nil {
@@ -108,23 +107,3 @@ func (s *S3Server) Stop() {
 
 // Logs returns what the server printed so far.
 func (s *S3Server) Logs() string { return s.logs.String() }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.b.Len() < 1<<20 { // keep the first MiB: enough to explain a failure
-		b.b.Write(p)
-	}
-	return len(p), nil
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}

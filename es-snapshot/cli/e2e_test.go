@@ -650,7 +650,7 @@ func TestDeadlineWhileRunning(t *testing.T) {
 		nextSecond(t, time.Now())
 		env["ES_TIMEOUT"] = "1m"
 		cmd := command(t, env, filepath.Join(binDir(t), "es-snapshot"), "create")
-		stderr := &lockedBuffer{}
+		stderr := &testkit.Buffer{}
 		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -716,22 +716,4 @@ func goCronReports503(t *testing.T, env map[string]string) {
 		!strings.Contains(status.Last.Stderr, "Operation not permitted") {
 		t.Fatalf("go-cron status: HTTP %d, last run %+v\n%s", code, status.Last, logs.String())
 	}
-}
-
-// lockedBuffer is a bytes.Buffer a test may read while a process writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,27 +23,10 @@ import (
 // These tests run the real go-cron binary with real jobs (sh scripts) and
 // read its real status port.
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type gocron struct {
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testkit.Buffer
+	stderr *testkit.Buffer
 	addr   string
 	exited chan struct{}
 	err    error
@@ -63,7 +45,7 @@ func start(t *testing.T, o options, args ...string) *gocron {
 	t.Helper()
 	bin := testkit.Build(t, "cronbox/go-cron")
 	argv := append(append(append([]string{}, o.wrap...), bin, "--status-addr", "127.0.0.1:0", "--log-format", "json", "--grace", "300ms", "--pipe-wait", "200ms"), args...)
-	g := &gocron{stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	g := &gocron{stdout: &testkit.Buffer{}, stderr: &testkit.Buffer{}, exited: make(chan struct{})}
 	g.cmd = exec.Command(argv[0], argv[1:]...)
 	g.cmd.Env = append(os.Environ(), o.env...)
 	g.cmd.Stdout = g.stdout

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,27 +26,10 @@ import (
 // 3-member cluster of Debian's etcd and count runs from the jobs' own side
 // effects: each run appends a line to a file.
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *lockedBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *lockedBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type instance struct {
 	id     string
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *testkit.Buffer
 	addr   string
 	exited chan struct{}
 }
@@ -66,7 +48,7 @@ func startGocron(t *testing.T, id string, flags, env []string, job ...string) *i
 	args := append([]string{"--status-addr", "127.0.0.1:0", "--log-format", "json", "--grace", "300ms", "--pipe-wait", "200ms",
 		"--lock-name", "e2e", "--lock-instance", id, "--lock-ttl", "2s"}, flags...)
 	args = append(args, "* * * * * *", "--")
-	in := &instance{id: id, stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	in := &instance{id: id, stderr: &testkit.Buffer{}, exited: make(chan struct{})}
 	in.cmd = exec.Command(bin, append(args, job...)...)
 	in.cmd.Env = append(os.Environ(), env...)
 	in.cmd.Stdout, in.cmd.Stderr = io.Discard, in.stderr

@@ -1,13 +1,11 @@
 package run
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,23 +13,6 @@ import (
 	"cronbox/go-cron/reaper"
 	"cronbox/testkit"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // The test process reaps like go-cron does: orphans of the jobs become its
 // children, and the reaper leaves the runner's own child to exec.Cmd.Wait.
@@ -66,7 +47,7 @@ func TestRunResults(t *testing.T) {
 		{"not executable", []string{"/"}, 126, "", "", "", "start /"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var live syncBuffer
+			var live testkit.Buffer
 			c := cfg("")
 			c.Command, c.Stdout = tc.command, &live
 			var startedPid int

@@ -189,7 +189,7 @@ type Member struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
-	logs   *logBuffer
+	logs   *testkit.Buffer
 }
 
 // StartCluster starts Size etcd processes with fresh data dirs on free
@@ -265,7 +265,7 @@ func (c *Cluster) start(m *Member) error {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	logs := &logBuffer{}
+	logs := &testkit.Buffer{Limit: 1 << 20}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		return err
@@ -392,24 +392,4 @@ func (m *Member) Logs() string {
 		return ""
 	}
 	return m.logs.String()
-}
-
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.b.Len() < 1<<20 {
-		b.b.Write(p)
-	}
-	return len(p), nil
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
