@@ -94,6 +94,7 @@ type Node struct {
 	Home   string // path.home
 	Data   string // path.data
 	Repo   string // path.repo: fs repositories must live under it
+	Java   string // the java binary that runs the node
 
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
@@ -133,7 +134,7 @@ func Start(opts Options) (*Node, error) {
 		return nil, err
 	}
 
-	n := &Node{Flavor: opts.Flavor, logs: &boundedBuffer{}, exited: make(chan struct{}),
+	n := &Node{Flavor: opts.Flavor, Java: java, logs: &boundedBuffer{}, exited: make(chan struct{}),
 		client: &http.Client{Timeout: 30 * time.Second}}
 	dir := opts.Dir
 	if dir == "" {
@@ -200,6 +201,7 @@ func New(t testing.TB, opts Options) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("opensearchtest: %s %s on %s runs on %s", n.Flavor, n.Flavor.Version(), n.URL, n.Java)
 	t.Cleanup(n.Stop)
 	return n
 }
