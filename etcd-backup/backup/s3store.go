@@ -15,8 +15,8 @@ func fromS3(o s3.Object) Object {
 	return Object{Bucket: o.Bucket, Key: o.Key, Size: o.Size, SHA256: o.SHA256, LastModified: o.LastModified, Metadata: o.Metadata}
 }
 
-func (s S3Store) Put(ctx context.Context, bucket, key string, r io.Reader, meta map[string]string) (Object, error) {
-	o, err := s.C.Put(ctx, bucket, key, r, s3.PutOptions{Metadata: meta, ContentType: "application/x-etcd-snapshot"})
+func (s S3Store) Put(ctx context.Context, bucket, key string, r io.Reader, po PutOptions) (Object, error) {
+	o, err := s.C.Put(ctx, bucket, key, r, s3.PutOptions{Metadata: po.Metadata, ContentType: po.ContentType})
 	return fromS3(o), err
 }
 
