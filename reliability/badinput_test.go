@@ -52,6 +52,7 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "go-cron", args: []string{"--bogus", "@hourly", "--", "true"}, want: "bogus"},
 		{tool: "go-cron", args: []string{"@hourly"}, want: "command"},
 		{tool: "go-cron", args: []string{"--history", "many", "@hourly", "--", "true"}, want: "history"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_STATUS_FILE=run/status"}, want: "GOCRON_STATUS_FILE"},
 
 		// gof3r: endpoints, sizes, durations, secrets, flags.
 		{tool: "gof3r", args: []string{"put", "-k", "k"}, want: "bucket"},
