@@ -30,12 +30,14 @@ type S3Server struct {
 // installed (`make deps` installs it).
 func Versitygw(t testing.TB) *S3Server {
 	t.Helper()
+	return VersitygwKeys(t, "cronboxtestaccess", "cronboxtestsecret-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+}
+
+// VersitygwKeys is Versitygw with the credentials the test chooses.
+func VersitygwKeys(t testing.TB, accessKey, secretKey string) *S3Server {
+	t.Helper()
 	bin := Need(t, "versitygw")
-	s := &S3Server{
-		AccessKey: "cronboxtestaccess",
-		SecretKey: "cronboxtestsecret-" + strconv.FormatInt(time.Now().UnixNano(), 36),
-		Dir:       t.TempDir(),
-	}
+	s := &S3Server{AccessKey: accessKey, SecretKey: secretKey, Dir: t.TempDir()}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		s.Host = "127.0.0.1:" + strconv.Itoa(FreePort(t))
