@@ -68,8 +68,12 @@ func TestImageWithTheOriginalVariables(t *testing.T) {
 		t.Errorf("Last.Exit_status %d after a good run", doc.Last.Exit_status)
 	}
 	t.Logf("backup %s; HEALTHCHECK: %s", key, c.WaitHealthy(t))
-	if got := c.Inspect(t, `{{index .Config.Labels "org.opencontainers.image.version"}}`); got != imageVersion {
-		t.Errorf("image version label %q, want %q (the build argument)", got, imageVersion)
+	// What the engine made of the Dockerfile: one layer (FROM scratch plus
+	// the rootfs), the status port exposed, the version label stamped.
+	img := strings.Fields(p.Must(t, "image", "inspect", "--format",
+		`{{len .RootFS.Layers}} {{range $k, $v := .Config.ExposedPorts}}{{$k}}{{end}} {{index .Config.Labels "org.opencontainers.image.version"}}`, p.Image))
+	if strings.Join(img, " ") != "1 18080/tcp "+imageVersion {
+		t.Errorf("image: layers, exposed ports, version label = %q; want 1 18080/tcp %s", img, imageVersion)
 	}
 
 	start := time.Now()
@@ -127,11 +131,11 @@ func TestImageHardened(t *testing.T) {
 	c.WaitStatus(t, http.StatusOK)
 	t.Logf("HEALTHCHECK: %s", c.WaitHealthy(t))
 
-	out, err := c.Exec(t, "sh", "-c", `id -u; id -g; grep CapEff /proc/1/status; cat /proc/1/comm; touch /probe 2>&1 || echo read-only`)
+	out, err := c.Exec(t, "sh", "-c", `id -un; id -u; id -g; grep CapEff /proc/1/status; cat /proc/1/comm; touch /probe 2>&1 || echo read-only`)
 	if err != nil {
 		t.Fatalf("podman exec: %v\n%s", err, out)
 	}
-	for _, want := range []string{"10001\n10001\n", "CapEff:\t0000000000000000", "go-cron", "read-only"} {
+	for _, want := range []string{"cronbox\n10001\n10001\n", "CapEff:\t0000000000000000", "go-cron", "read-only"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("in the container: want %q in:\n%s", want, out)
 		}
