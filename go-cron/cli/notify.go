@@ -44,7 +44,10 @@ func (no *notifyOptions) flags(
 ) {
 	no.env = map[string]string{}
 	s := func(p *string, name, env, def, help string) { no.env[name] = env; str(p, name, env, def, help) }
-	i := func(p *int, name, env string, def int, help string) { no.env[name] = env; integer(p, name, env, def, help) }
+	i := func(p *int, name, env string, def int, help string) {
+		no.env[name] = env
+		integer(p, name, env, def, help)
+	}
 	s(&no.pingURL, "ping-url", "GOCRON_PING_URL", "", "dead-man's-switch URL (healthchecks.io protocol): URL/start when a run starts, URL on success, URL/fail on failure, with the output's tail; also GOCRON_PING_URL_FILE")
 	boolean(&no.pingExitStatus, "ping-exit-status", "GOCRON_PING_EXIT_STATUS", "report a failure as URL/<exit status> instead of URL/fail")
 	no.env["ping-exit-status"] = "GOCRON_PING_EXIT_STATUS"
