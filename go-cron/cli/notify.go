@@ -123,6 +123,13 @@ func (no *notifyOptions) resolve(environ []string, fromFlag map[string]bool) (no
 			return cfg, usagef("%s: the file is empty", name("webhook-secret-file"))
 		}
 	}
+	if secret != "" && cfg.WebhookURL == "" {
+		n := "GOCRON_WEBHOOK_SECRET"
+		if no.secretFile != "" {
+			n = name("webhook-secret-file")
+		}
+		return cfg, usagef("%s: a webhook secret without a webhook URL (--webhook-url or GOCRON_WEBHOOK_URL)", n)
+	}
 	cfg.WebhookSecret = secret
 	cfg.Template = no.template
 	if no.templateFile != "" {

@@ -49,11 +49,15 @@ func parseTemplate(src string) (*template, error) {
 	// Unknown names are refused now, not at the first failure.
 	_, _, errs := whole.Render(subst.LookupFunc(func(name string) (subst.Value, bool, error) {
 		if !slices.Contains(Fields, name) {
-			return subst.Value{}, false, fmt.Errorf("no such field (fields: %s)", strings.Join(Fields, ", "))
+			return subst.Value{}, false, errors.New("no such field")
 		}
 		return subst.Value{S: "x"}, true, nil
 	}), subst.Options{})
 	if len(errs) > 0 {
+		var re *subst.RefError
+		if errors.As(errs[0], &re) {
+			return nil, fmt.Errorf("%s: ${%s}: no such field (fields: %s)", re.Pos, re.Name, strings.Join(Fields, ", "))
+		}
 		return nil, errs[0]
 	}
 	t := &template{}

@@ -166,6 +166,9 @@ func parseHTTPURL(raw string) (*url.URL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a URL", Display(raw))
 	}
+	if u.Scheme == "" {
+		return nil, errors.New("not a URL (no scheme): want http:// or https://")
+	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("%s: want an http:// or https:// URL with a host", Display(raw))
 	}
