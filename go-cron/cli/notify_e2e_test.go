@@ -273,16 +273,23 @@ func TestNotifyFailuresAreVisible(t *testing.T) {
 }
 
 // TestNotifyOncePingsBeforeExit: with --once (a Kubernetes CronJob) the
-// pings are delivered before go-cron exits with the job's status.
+// pings and the notifications are delivered before go-cron exits with the
+// job's status.
 func TestNotifyOncePingsBeforeExit(t *testing.T) {
 	rec := testkit.NewRecorder(t)
-	g := start(t, options{}, "--once", "--ping-url", rec.URL+"/ping/once", "--ping-exit-status", "--", "sh", "-c", "echo bad >&2; exit 4")
+	// The job does not see go-cron's notification secrets.
+	g := start(t, options{env: []string{"GOCRON_WEBHOOK_SECRET=hook-key-123456", "GOCRON_NOTIFY_URLS=ntfy://" + strings.TrimPrefix(rec.URL, "http://") + "/t?scheme=http"}},
+		"--once", "--ping-url", rec.URL+"/ping/once", "--ping-exit-status", "--webhook-url", rec.URL+"/hook", "--",
+		"sh", "-c", "if env | grep -q '^GOCRON_\\(WEBHOOK\\|PING\\|NOTIFY_URLS\\)'; then exit 9; fi; echo bad >&2; exit 4")
 	if code := g.wait(t, 20*time.Second); code != 4 {
 		t.Errorf("exit status %d, want 4", code)
 	}
 	got := rec.Requests("/ping/once")
 	if len(got) != 2 || !strings.HasPrefix(got[0].Path, "/ping/once/start?rid=") || !strings.HasPrefix(got[1].Path, "/ping/once/4?rid=") || !strings.Contains(got[1].Body, "bad") {
 		t.Errorf("pings %+v", got)
+	}
+	if n := len(rec.Requests("/hook")) + len(rec.Requests("/t")); n != 2 {
+		t.Errorf("%d notifications delivered before the exit, want the webhook's and ntfy's", n)
 	}
 }
 
