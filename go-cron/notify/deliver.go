@@ -9,8 +9,6 @@ import (
 	"net/url"
 	"sync"
 	"time"
-
-	"cronbox/go-cron/redact"
 )
 
 // item is one message for one destination: what it is (for the log and
@@ -25,7 +23,6 @@ type setupEnv struct {
 	client    *http.Client
 	log       *slog.Logger
 	userAgent string
-	red       *redact.Redactor
 }
 
 // destination is a ping, a webhook, a chat service or a mail server.

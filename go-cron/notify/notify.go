@@ -261,7 +261,7 @@ func New(cfg Config) (*Notifier, error) {
 		wake:    make(chan struct{}, 1),
 	}
 	n.sendCtx, n.cancelSend = context.WithCancel(context.Background())
-	env := setupEnv{client: newHTTPClient(cfg.Timeout), log: n.log, userAgent: "go-cron/" + cfg.Version, red: red}
+	env := setupEnv{client: newHTTPClient(cfg.Timeout), log: n.log, userAgent: "go-cron/" + cfg.Version}
 	if b.ping != nil {
 		n.all = append(n.all, b.ping)
 	}
@@ -315,18 +315,6 @@ func (n *Notifier) Close(ctx context.Context) {
 		}
 		n.cancelSend()
 	})
-}
-
-// Channels lists the destinations (kind and redacted URL), ping first.
-func (n *Notifier) Channels() []string {
-	if n == nil {
-		return nil
-	}
-	out := make([]string, len(n.all))
-	for i, c := range n.all {
-		out[i] = c.kind + " " + c.display
-	}
-	return out
 }
 
 // Run is one run as the notifier follows it: its rid pairs the start and
