@@ -69,6 +69,7 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_NOTIFY_ON=failures"}, want: "GOCRON_NOTIFY_ON"},
 		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_NOTIFY_TEMPLATE=${JOB} ${NOPE}"}, want: "GOCRON_NOTIFY_TEMPLATE"},
 		{tool: "go-cron", args: []string{"--notify-template-file", f.missing, "@hourly", "--", "true"}, want: "notify-template-file"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_NOTIFY_TEMPLATE_FILE=" + f.tmplUnclosed}, want: "GOCRON_NOTIFY_TEMPLATE_FILE"},
 		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_NOTIFY_TIMEOUT=soon"}, want: "GOCRON_NOTIFY_TIMEOUT"},
 		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_NOTIFY_RETRIES=-1"}, want: "GOCRON_NOTIFY_RETRIES"},
 		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_NOTIFY_QUEUE=many"}, want: "GOCRON_NOTIFY_QUEUE"},

@@ -153,7 +153,11 @@ func (no *notifyOptions) resolve(environ []string, fromFlag map[string]bool) (no
 	if err := notify.Check(cfg); err != nil {
 		var fe *notify.FieldError
 		if errors.As(err, &fe) {
-			return cfg, usagef("%s: %v", name(fe.Field), fe.Err)
+			field := fe.Field
+			if field == "notify-template" && no.templateFile != "" {
+				return cfg, usagef("%s %s: %v", name("notify-template-file"), no.templateFile, fe.Err)
+			}
+			return cfg, usagef("%s: %v", name(field), fe.Err)
 		}
 		return cfg, usagef("%v", err)
 	}
