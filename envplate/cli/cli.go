@@ -220,13 +220,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	runCommand := len(c.command) > 0 && !c.opt.DryRun
 	path := ""
 	if runCommand {
-		path = c.command[0]
-		if !strings.Contains(path, "/") {
-			// Looked up in the environment ep was given, as the shell would.
-			if path, err = lookPath(path, getenv("PATH")); err != nil {
-				fmt.Fprintf(stderr, "ep: command %q: %v (no file was changed)\n", c.command[0], err)
-				return 2
-			}
+		if path, err = findCommand(c.command[0], getenv("PATH")); err != nil {
+			fmt.Fprintf(stderr, "ep: command %q: %v (no file was changed)\n", c.command[0], err)
+			return 2
 		}
 	}
 
@@ -261,17 +257,41 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	return 1
 }
 
-func lookPath(name, pathEnv string) (string, error) {
+// findCommand finds what exec would run: a name with a slash as the path it
+// is (relative to the working directory), a bare name in PATH, looked up in
+// the environment ep was given, as the shell would.
+func findCommand(name, pathEnv string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, executable(name)
+	}
 	for _, dir := range strings.Split(pathEnv, ":") {
 		if dir == "" {
 			dir = "."
 		}
-		p := dir + "/" + name
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		if p := dir + "/" + name; executable(p) == nil {
 			return p, nil
 		}
 	}
 	return "", exec.ErrNotFound
+}
+
+// executable reports why exec(2) would refuse path: missing, not a regular
+// file, or not executable by this process.
+func executable(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return errors.Unwrap(err) // the *PathError's path is in the message already
+	}
+	switch {
+	case st.IsDir():
+		return errors.New("is a directory")
+	case !st.Mode().IsRegular():
+		return errors.New("not a regular file")
+	}
+	if err := syscall.Access(path, 1 /* X_OK */); err != nil {
+		return fmt.Errorf("not executable: %w", err)
+	}
+	return nil
 }
 
 // configOnly reports whether every failure in err is one the user fixes in

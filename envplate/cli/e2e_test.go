@@ -277,3 +277,32 @@ func TestSigtermCancelsEtcdWait(t *testing.T) {
 		t.Fatal("the file changed")
 	}
 }
+
+// A command given as a path (absolute or relative) is checked before any
+// file is written, as a bare name is looked up in PATH first: a missing,
+// non-executable or directory command changes no file and runs nothing.
+func TestCommandPathCheckedBeforeWriting(t *testing.T) {
+	dir := t.TempDir()
+	notExec := write(t, dir, "not-exec.sh", "#!/bin/sh\n")
+	for _, cmd := range []string{"/nonexistent/cmd", "./nonexistent/cmd", "nonexistent/cmd", notExec, dir} {
+		f := write(t, dir, "x.conf", "x=${X}\n")
+		r := ep(t, []string{"X=1"}, f, "--", cmd, "arg")
+		if r.code != 2 || !strings.Contains(r.stderr, `command "`+cmd+`"`) || !strings.Contains(r.stderr, "no file was changed") {
+			t.Errorf("ep FILE -- %s: status %d, stderr %q; want 2 naming the command", cmd, r.code, r.stderr)
+		}
+		if got := read(t, f); got != "x=${X}\n" {
+			t.Errorf("ep FILE -- %s rewrote the file: %q", cmd, got)
+		}
+	}
+	// A relative path that exists is run relative to the working directory.
+	write(t, dir, "x.conf", "x=${X}\n")
+	cmd := exec.Command(testkit.Build(t, "cronbox/envplate"), "x.conf", "--", "./run.sh")
+	write(t, dir, "run.sh", "#!/bin/sh\ncat x.conf\n")
+	if err := os.Chmod(filepath.Join(dir, "run.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Dir, cmd.Env = dir, []string{"X=2", "PATH=/usr/bin:/bin"}
+	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "x=2\n" {
+		t.Errorf("ep x.conf -- ./run.sh: %v, %q", err, out)
+	}
+}
