@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"cronbox/envplate/charset"
 	"cronbox/envplate/rewrite"
 	"cronbox/envplate/source"
 	"cronbox/envplate/subst"
@@ -24,7 +25,7 @@ import (
 // Version is set at build time with -ldflags "-X cronbox/envplate/cli.Version=...".
 var Version = "dev"
 
-const usage = `usage: ep [-b] [-d] [-s] [-v] [--etcd ENDPOINTS] GLOB... [-- COMMAND ARGS...]
+const usage = `usage: ep [-b] [-d] [-s] [-v] [-c CHARSET] [--etcd ENDPOINTS] GLOB... [-- COMMAND ARGS...]
 
 Renders ${VAR} references in every file the globs match, in place, then
 execs COMMAND. All files are resolved first; any error changes none.
@@ -33,6 +34,9 @@ execs COMMAND. All files are resolved first; any error changes none.
   -d, --dry-run       print the rendered files to stdout; change nothing, exec nothing
   -s, --strict        refuse defaults and empty values
   -v, --verbose       log each file and where its values came from (never the values)
+  -c, --charset NAME  write values in the files' charset (ISO-8859-1, Windows-1252, KOI8-R,
+                      ...: UTF-8, US-ASCII or a single-byte charset; env EP_CHARSET);
+                      a value the charset cannot write is an error
   --etcd ENDPOINTS    also take variables from etcd keys under --etcd-prefix
                       (comma-separated; env EP_ETCD_ENDPOINTS)
   --etcd-prefix P     key prefix, P+"NAME" supplies NAME (default /cronbox/; env EP_ETCD_PREFIX)
@@ -69,6 +73,19 @@ func parse(args []string, getenv func(string) string) (*config, error) {
 	c := &config{etcdPrefix: "/cronbox/", etcdTimeout: 5 * time.Second}
 	if v := getenv("EP_ETCD_ENDPOINTS"); v != "" {
 		c.etcd = source.SplitEndpoints(v)
+	}
+	setCharset := func(from, name string) error {
+		enc, err := charset.Lookup(name)
+		if err != nil {
+			return &usageError{fmt.Sprintf("%s: %v", from, err)}
+		}
+		c.opt.Encode = enc.Encode
+		return nil
+	}
+	if v := getenv("EP_CHARSET"); v != "" {
+		if err := setCharset("EP_CHARSET", v); err != nil {
+			return nil, err
+		}
 	}
 	if v := getenv("EP_ETCD_PREFIX"); v != "" {
 		c.etcdPrefix = v
@@ -141,6 +158,11 @@ func parse(args []string, getenv func(string) string) (*config, error) {
 				}
 			case "etcd-prefix":
 				c.etcdPrefix, err = value()
+			case "charset":
+				var v string
+				if v, err = value(); err == nil {
+					err = setCharset("flag --charset", v)
+				}
 			case "etcd-timeout":
 				var v string
 				if v, err = value(); err == nil {
@@ -156,8 +178,23 @@ func parse(args []string, getenv func(string) string) (*config, error) {
 			}
 			continue
 		}
-		// Short flags, combinable as in kreuzwerker's ep (-bv).
-		for _, r := range a[1:] {
+		// Short flags, combinable as in kreuzwerker's ep (-bv); -c takes
+		// the rest of its word or the next argument (-clatin1, -c latin1).
+		for j, r := range a[1:] {
+			if r == 'c' {
+				v := a[2+j:]
+				if v == "" {
+					if i+1 >= len(args) || args[i+1] == "--" {
+						return nil, &usageError{"flag -c needs a charset name"}
+					}
+					i++
+					v = args[i]
+				}
+				if err := setCharset("flag -c", v); err != nil {
+					return nil, err
+				}
+				break
+			}
 			switch r {
 			case 'b':
 				c.opt.Backup = true

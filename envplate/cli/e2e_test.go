@@ -158,6 +158,8 @@ func TestUsage(t *testing.T) {
 		{nil, 2, "", "ep: no file globs given"},
 		{[]string{"-x", f}, 2, "", `ep: unknown flag -x in "-x"`},
 		{[]string{"--etcd"}, 2, "", "ep: flag --etcd needs a value"},
+		{[]string{"-c"}, 2, "", "ep: flag -c needs a charset name"},
+		{[]string{"--charset", "ebcdic", f}, 2, "", `ep: flag --charset: charset "ebcdic" is not supported`},
 		{[]string{filepath.Join(dir, "*.yaml")}, 2, "", `matches no file`},
 		{[]string{"-d", f, "--", "/bin/sh", "-c", "exit 9"}, 0, "a=x\n", ""}, // dry run: print, exec nothing
 		{[]string{f, "--", "no-such-command"}, 2, "", `command "no-such-command": executable file not found`},
@@ -304,5 +306,64 @@ func TestCommandPathCheckedBeforeWriting(t *testing.T) {
 	cmd.Dir, cmd.Env = dir, []string{"X=2", "PATH=/usr/bin:/bin"}
 	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "x=2\n" {
 		t.Errorf("ep x.conf -- ./run.sh: %v, %q", err, out)
+	}
+}
+
+// kreuzwerker's -c (charset): values are written in the file's charset.
+// Expected bytes as kreuzwerker's ep (v1.0.3-14-gec00ede, built beside ours)
+// wrote them, and where ours differs on purpose, what kreuzwerker did.
+func TestCharset(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args, env []string
+		template  string
+		code      int
+		want      string // the file afterwards
+		stderr    string
+	}{
+		// kreuzwerker: "a=\xe9", the same.
+		{[]string{"-c", "iso8859-1"}, []string{"U=é"}, "a=${U}\n", 0, "a=\xe9\n", ""},
+		{[]string{"--charset=windows-1252"}, []string{"U=€"}, "a=${U}\n", 0, "a=\x80\n", ""},
+		{[]string{"-bckoi8-r"}, []string{"U=Ж"}, "a=${U}\n", 0, "a=\xf6\n", ""},
+		{nil, []string{"U=é", "EP_CHARSET=latin1"}, "a=${U}\n", 0, "a=\xe9\n", ""},
+		// The file's own bytes (a Latin-1 default, text) are already in its
+		// charset and stay; kreuzwerker converted the default as if it were
+		// UTF-8 and wrote "a=?" for "\xe9".
+		{[]string{"-c", "latin1"}, nil, "caf\xe9 ${NOPE:-\xe9t\xe9}\n", 0, "caf\xe9 \xe9t\xe9\n", ""},
+		// kreuzwerker passed the value to Fprintf as a format: "100%!d(MISSING)".
+		{[]string{"-c", "latin1"}, []string{"P=100%d"}, "a=${P}\n", 0, "a=100%d\n", ""},
+		// kreuzwerker wrote "a=?" (exit 0); ours refuses, nothing changes.
+		{[]string{"-c", "iso8859-1"}, []string{"U=€"}, "a=${U}\n", 2, "a=${U}\n", "t.conf:1:3: U cannot be written: the value has a character that ISO 8859-1 cannot write (at byte 0)"},
+		// kreuzwerker: exit 1 (shift_jis), a nil pointer panic (utf-16).
+		{[]string{"-c", "shift_jis"}, []string{"U=x"}, "a=${U}\n", 2, "a=${U}\n", `flag -c: charset "shift_jis" is not supported`},
+		{[]string{"--charset", "utf-16"}, []string{"U=x"}, "a=${U}\n", 2, "a=${U}\n", `flag --charset: charset "utf-16" is not supported`},
+		{nil, []string{"EP_CHARSET=nope"}, "a=1\n", 2, "a=1\n", `EP_CHARSET: charset "nope" is not supported`},
+	} {
+		f := write(t, dir, "t.conf", c.template)
+		r := ep(t, c.env, append(c.args, f)...)
+		if got := read(t, f); r.code != c.code || got != c.want || !strings.Contains(r.stderr, c.stderr) || (c.stderr == "" && r.stderr != "") {
+			t.Errorf("ep %v with %v on %q: status %d, file %q, stderr %q; want %d, %q, %q", c.args, c.env, c.template, r.code, got, r.stderr, c.code, c.want, c.stderr)
+		}
+	}
+}
+
+// Two places where ep reads a template differently from kreuzwerker's ep
+// (v1.0.3-14-gec00ede), observed with both on the same files and listed in
+// the README's migration section.
+func TestDiffersFromKreuzwerker(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ template, want, kreuzwerker string }{
+		// A default may span lines; kreuzwerker's pattern stops at a newline,
+		// so it left the whole reference as it was.
+		{"a=${NOPE:-x\ny}\n", "a=x\ny\n", "a=${NOPE:-x\ny}\n"},
+		// "\${" makes only the "${" literal: what follows is text, and the
+		// reference inside it is expanded. kreuzwerker's escape covered
+		// everything up to the first "}", so the inner reference stayed.
+		{"a=\\${FOO:-${FOO}}\n", "a=${FOO:-val}\n", "a=${FOO:-${FOO}}\n"},
+	} {
+		f := write(t, dir, "t.conf", c.template)
+		if r := ep(t, []string{"FOO=val"}, f); r.code != 0 || read(t, f) != c.want {
+			t.Errorf("%q: status %d, file %q, stderr %q; want %q (kreuzwerker: %q)", c.template, r.code, read(t, f), r.stderr, c.want, c.kreuzwerker)
+		}
 	}
 }

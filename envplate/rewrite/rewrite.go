@@ -26,9 +26,11 @@ import (
 
 // Options are ep's flags.
 type Options struct {
-	Backup bool      // keep the original as NAME.bak
-	DryRun bool      // print the rendered files to Stdout, write nothing
-	Strict bool      // refuse defaults and empty values
+	Backup bool // keep the original as NAME.bak
+	DryRun bool // print the rendered files to Stdout, write nothing
+	Strict bool // refuse defaults and empty values
+	// Encode converts each value to the files' charset (ep -c); nil: as is.
+	Encode func(string) (string, error)
 	Stdout io.Writer // for DryRun
 	Log    *slog.Logger
 
@@ -153,7 +155,7 @@ func (f *file) render(env subst.Lookup, opt Options, log *slog.Logger) []error {
 	if err != nil {
 		return []error{&ConfigError{fmt.Errorf("%s:%w", f.path, err)}}
 	}
-	out, uses, errs := tpl.Render(env, subst.Options{Strict: opt.Strict})
+	out, uses, errs := tpl.Render(env, subst.Options{Strict: opt.Strict, Encode: opt.Encode})
 	if len(errs) > 0 {
 		// Unset variables, refused defaults and unreadable NAME_FILEs alike
 		// are configuration the user fixes.
