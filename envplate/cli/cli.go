@@ -25,15 +25,17 @@ import (
 // Version is set at build time with -ldflags "-X cronbox/envplate/cli.Version=...".
 var Version = "dev"
 
-const usage = `usage: ep [-b] [-d] [-s] [-v] [-c CHARSET] [--etcd ENDPOINTS] GLOB... [-- COMMAND ARGS...]
+const usage = `usage: ep [-b] [-d] [-s] [-v] [-c CHARSET] [--output-dir DIR] [--etcd ENDPOINTS] GLOB... [-- COMMAND ARGS...]
 
-Renders ${VAR} references in every file the globs match, in place, then
-execs COMMAND. All files are resolved first; any error changes none.
+Renders ${VAR} references in every file the globs match, in place (or into
+DIR), then execs COMMAND. All files are resolved first; any error changes none.
 
   -b, --backup        keep the original of each changed file as FILE.bak
   -d, --dry-run       print the rendered files to stdout; change nothing, exec nothing
   -s, --strict        refuse defaults and empty values
   -v, --verbose       log each file and where its values came from (never the values)
+  --output-dir DIR    render into DIR/NAME for each matched NAME instead of in place;
+                      two files with one name are refused (env EP_OUTPUT_DIR)
   -c, --charset NAME  write values in the files' charset (ISO-8859-1, Windows-1252, KOI8-R,
                       ...: UTF-8, US-ASCII or a single-byte charset; env EP_CHARSET);
                       a value the charset cannot write is an error
@@ -87,6 +89,7 @@ func parse(args []string, getenv func(string) string) (*config, error) {
 			return nil, err
 		}
 	}
+	c.opt.OutDir = getenv("EP_OUTPUT_DIR")
 	if v := getenv("EP_ETCD_PREFIX"); v != "" {
 		c.etcdPrefix = v
 	}
@@ -158,6 +161,10 @@ func parse(args []string, getenv func(string) string) (*config, error) {
 				}
 			case "etcd-prefix":
 				c.etcdPrefix, err = value()
+			case "output-dir":
+				if c.opt.OutDir, err = value(); err == nil && c.opt.OutDir == "" {
+					err = &usageError{"flag --output-dir: empty directory name"}
+				}
 			case "charset":
 				var v string
 				if v, err = value(); err == nil {

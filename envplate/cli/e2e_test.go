@@ -367,3 +367,19 @@ func TestDiffersFromKreuzwerker(t *testing.T) {
 		}
 	}
 }
+
+// --output-dir (EP_OUTPUT_DIR) renders read-only originals into a directory;
+// the entrypoint's TEMPLATES use it.
+func TestOutputDir(t *testing.T) {
+	dir := t.TempDir()
+	a := write(t, dir, "a/app.conf", "h=${H}\n")
+	write(t, dir, "b/app.conf", "h=${H}\n")
+	out := filepath.Join(dir, "out")
+	if r := ep(t, []string{"H=x"}, "--output-dir", out, a); r.code != 0 || read(t, filepath.Join(out, "app.conf")) != "h=x\n" || read(t, a) != "h=${H}\n" {
+		t.Fatalf("status %d, stderr %q", r.code, r.stderr)
+	}
+	r := ep(t, []string{"H=x", "EP_OUTPUT_DIR=" + out}, filepath.Join(dir, "*/app.conf"))
+	if want := "would both be rendered to " + filepath.Join(out, "app.conf"); r.code != 2 || !strings.Contains(r.stderr, want) {
+		t.Fatalf("status %d, stderr %q; want 2 and %q", r.code, r.stderr, want)
+	}
+}
