@@ -360,9 +360,14 @@ func TestDiffersFromKreuzwerker(t *testing.T) {
 		// reference inside it is expanded. kreuzwerker's escape covered
 		// everything up to the first "}", so the inner reference stayed.
 		{"a=\\${FOO:-${FOO}}\n", "a=${FOO:-val}\n", "a=${FOO:-${FOO}}\n"},
+		// ":-" takes the default for an empty value too, as sh does;
+		// kreuzwerker's only for an unset one ("-" does that here).
+		{"a=${EMPTY:-d}\n", "a=d\n", "a=\n"},
+		// Defaults nest; kreuzwerker's reference ended at the first "}".
+		{"a=${NOPE:-${FOO:-x}}\n", "a=val\n", "a=${FOO:-x}\n"},
 	} {
 		f := write(t, dir, "t.conf", c.template)
-		if r := ep(t, []string{"FOO=val"}, f); r.code != 0 || read(t, f) != c.want {
+		if r := ep(t, []string{"FOO=val", "EMPTY="}, f); r.code != 0 || read(t, f) != c.want {
 			t.Errorf("%q: status %d, file %q, stderr %q; want %q (kreuzwerker: %q)", c.template, r.code, read(t, f), r.stderr, c.want, c.kreuzwerker)
 		}
 	}
