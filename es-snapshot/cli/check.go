@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -107,10 +109,20 @@ func (c *check) describe(step string, pruning bool) string {
 		typ := c.value("type")
 		names := map[string][]string{"s3": {"bucket", "base-path", "client"}, "fs": {"location"}}[typ]
 		var settings []string
-		for _, name := range append(names, "settings") {
+		for _, name := range names {
 			if v := c.value(name); v != "" {
 				settings = append(settings, name+" "+v)
 			}
+		}
+		// ES_REPOSITORY_SETTINGS by key only: its values may be credentials.
+		var extra map[string]any
+		if json.Unmarshal([]byte(c.value("settings")), &extra) == nil && len(extra) > 0 {
+			keys := make([]string, 0, len(extra))
+			for k := range extra {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			settings = append(settings, "settings "+strings.Join(keys, " "))
 		}
 		return fmt.Sprintf("repo ensure: repository %s, type %s (%s), on %s", repo, typ, strings.Join(settings, ", "), c.host)
 	case "create":

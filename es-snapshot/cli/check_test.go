@@ -38,8 +38,9 @@ func TestCheckPrintsThePlan(t *testing.T) {
 			t.Errorf("exit %d, output lacks %q:\n%s%s", code, want, out, errOut)
 		}
 	}
-	code, out, _ = runCheck(t, esJob("ES_KEEP_LAST", "7", "ES_MAX_AGE", "30d", "ES_REPOSITORY_TYPE", "fs", "ES_FS_LOCATION", "/snap", "ES_INDICES", "logs-*"))
-	for _, want := range []string{"type fs (location /snap)", "of logs-* in", "keep the last 7 (0: no limit), max age 720h0m0s (0: none), never fewer than 1 good"} {
+	code, out, _ = runCheck(t, esJob("ES_KEEP_LAST", "7", "ES_MAX_AGE", "30d", "ES_REPOSITORY_TYPE", "fs", "ES_FS_LOCATION", "/snap", "ES_INDICES", "logs-*",
+		"ES_REPOSITORY_SETTINGS", `{"compress":true,"chunk_size":"secret-value"}`))
+	for _, want := range []string{"type fs (location /snap, settings chunk_size compress)", "of logs-* in", "keep the last 7 (0: no limit), max age 720h0m0s (0: none), never fewer than 1 good"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("exit %d, output lacks %q:\n%s", code, want, out)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -138,7 +139,14 @@ func (c *check) save(env Env, conn connFlags, s *backup.Saver, dst backup.Locati
 	if err := c.urls(env, conn.endpoints); err != nil {
 		return err
 	}
-	line := fmt.Sprintf("save: etcd %s -> %s", strings.Join(s.Conn.Endpoints, ","), dst)
+	eps := make([]string, len(s.Conn.Endpoints))
+	for i, ep := range s.Conn.Endpoints {
+		eps[i] = ep
+		if u, err := url.Parse(ep); err == nil && u.User != nil {
+			eps[i] = u.Redacted() // a password in an endpoint is not shown
+		}
+	}
+	line := fmt.Sprintf("save: etcd %s -> %s", strings.Join(eps, ","), dst)
 	if st, ok := s.Store.(backup.S3Store); ok {
 		line += fmt.Sprintf(" on %s (region %s)", st.C.Endpoint(), st.C.Region())
 	}

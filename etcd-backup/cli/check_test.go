@@ -56,9 +56,10 @@ func TestCheckResolvesTheRegionInGo(t *testing.T) {
 		{[]string{"AWS_REGION", "us-west-2"}, "on https://s3.us-west-2.amazonaws.com (region us-west-2)"},
 		{[]string{"AWS_S3_ENDPOINT", "minio.example:9000", "AWS_S3_REGION", "eu-central-1", "AWS_REGION", "us-west-2"}, "on https://minio.example:9000 (region eu-central-1)"},
 		{[]string{"AWS_S3_ENDPOINT", "http://127.0.0.1:7070"}, "on http://127.0.0.1:7070 (region us-east-1)"},
+		{[]string{"ETCD_ENDPOINTS", "http://root:secret-value@10.0.0.1:2379"}, "save: etcd http://root:xxxxx@10.0.0.1:2379 ->"},
 	} {
 		code, out, errOut := checkRun(t, jobEnv(c.env...))
-		if code != 0 || !strings.Contains(out, c.want) {
+		if code != 0 || !strings.Contains(out, c.want) || strings.Contains(out, "secret-value") {
 			t.Errorf("%v: exit %d, %s%s; want %q", c.env, code, out, errOut, c.want)
 		}
 	}
