@@ -24,9 +24,12 @@ import (
 // shoutrrr), service by service rather than through its router: the router
 // links every service, and its smtp and generic services run text/template,
 // which makes the linker keep every exported method in the binary (+5.9 MB
-// measured for the router, +5.2 MB for smtp alone). shoutrrr's common code
-// costs about 185 KB, each service 8-90 KB; these nine cost about 0.4 MB
-// together. Mail has a sender of its own (mail.go).
+// measured for the router, +5.2 MB for smtp alone). Here shoutrrr's common
+// code costs about 0.2 MB and each service what it adds to the stripped
+// multicall binary (measured by leaving it out): telegram 80 KB, discord
+// 60 KB, pagerduty, slack and teams 20 KB each, ntfy 16 KB, mattermost
+// 12 KB, pushover 8 KB, googlechat 4 KB. Mail has a sender of its own
+// (mail.go).
 
 // ServiceSchemes are the URL schemes accepted besides smtp.
 var ServiceSchemes = []string{
