@@ -187,10 +187,14 @@ func (c *Client) verifiers(ctx context.Context, obj Object, opts GetOptions) ([]
 			what = append(what, obj.Checksum.String())
 		}
 	}
-	if len(vs) == 0 && !opts.AllowMissingChecksum && opts.VersionID == "" {
+	// The sidecar describes the current version only (as in s3gof3r).
+	if opts.MD5Sidecar || (len(vs) == 0 && !opts.AllowMissingChecksum && opts.VersionID == "") {
 		sum, err := c.md5Sidecar(ctx, obj.Bucket, obj.Key, opts.SSE)
 		if err != nil {
 			return nil, "", err
+		}
+		if sum == "" && opts.MD5Sidecar {
+			return nil, "", opErr("get", obj.Bucket, obj.Key, fmt.Errorf("not verified: there is no %s to check the object against", md5SidecarKey(obj.Key)))
 		}
 		if sum != "" {
 			vs = append(vs, &wholeVerifier{Hash: md5.New(), what: "MD5", recorded: sum, encode: hex.EncodeToString})

@@ -19,6 +19,9 @@ type GetOptions struct {
 	// ErrUnverified, and does not look for an .md5 sidecar. A recorded
 	// checksum that does not match is an error regardless.
 	AllowMissingChecksum bool
+	// MD5Sidecar also checks the object against s3gof3r's .md5/KEY.md5,
+	// which must then exist.
+	MD5Sidecar bool
 	// Decode, when set, undoes a PutOptions.Encode: Get passes the stored
 	// bytes to Decode(obj, r), with obj's metadata to choose by, and
 	// writes what the returned reader yields to w. The stored checksum is

@@ -105,26 +105,40 @@ func (s SSE) forRead() encrypt.ServerSide {
 	return nil
 }
 
-// ParseSSE builds an SSE from the command line's or environment's
-// spelling: mode is "", "none", "AES256", "aws:kms" or "SSE-C" (any case);
-// key is the SSE-C key (see ParseCustomerKey).
-func ParseSSE(mode, kmsKeyID string, customerKey []byte) (SSE, error) {
-	s := SSE{KMSKeyID: strings.TrimSpace(kmsKeyID), CustomerKey: customerKey}
+// ParseSSEMode reads an SSE mode as the command line or environment
+// spells it: "", "none", "AES256", "aws:kms" or "SSE-C" (any case).
+func ParseSSEMode(mode string) (string, error) {
 	switch m := strings.TrimSpace(mode); strings.ToLower(m) {
 	case "", "none", "off":
-		if len(customerKey) > 0 {
-			s.Mode = SSEC
-		} else if s.KMSKeyID != "" {
-			s.Mode = SSEKMS
-		}
+		return "", nil
 	case "aes256":
-		s.Mode = SSES3
+		return SSES3, nil
 	case "aws:kms", "kms":
-		s.Mode = SSEKMS
+		return SSEKMS, nil
 	case "sse-c", "ssec":
-		s.Mode = SSEC
+		return SSEC, nil
 	default:
-		return s, fmt.Errorf("%q: want AES256, aws:kms or SSE-C", m)
+		return "", fmt.Errorf("%q: want AES256, aws:kms or SSE-C", m)
+	}
+}
+
+// ParseSSE builds an SSE from the command line's or environment's
+// spelling (ParseSSEMode); customerKey is the SSE-C key (see
+// ParseCustomerKey). A KMS key id alone means aws:kms, a customer key
+// alone SSE-C.
+func ParseSSE(mode, kmsKeyID string, customerKey []byte) (SSE, error) {
+	s := SSE{KMSKeyID: strings.TrimSpace(kmsKeyID), CustomerKey: customerKey}
+	m, err := ParseSSEMode(mode)
+	if err != nil {
+		return s, err
+	}
+	s.Mode = m
+	switch {
+	case m != "":
+	case len(customerKey) > 0:
+		s.Mode = SSEC
+	case s.KMSKeyID != "":
+		s.Mode = SSEKMS
 	}
 	return s, s.validate()
 }

@@ -692,7 +692,7 @@ type part struct {
 // reader has finished: nothing it counts is shared while it runs.
 type readResult struct {
 	err   error
-	total int64  // bytes read
+	total int64 // bytes read
 	sums  digests
 }
 
