@@ -254,10 +254,15 @@ func (c *Client) RemoveWithOptions(ctx context.Context, bucket, key string, opts
 	e := opErr("remove", bucket, key, err).(*Error)
 	if e.Code == "AccessDenied" {
 		// S3 says AccessDenied for a lock and for a missing permission
-		// alike: the object's lock tells them apart.
+		// alike: the object's lock tells them apart (and S3's message,
+		// "Access Denied because object protected by object lock", when
+		// a HEAD of a version does not show its lock, as on versitygw).
 		o, serr := c.StatWithOptions(ctx, bucket, key, StatOptions{VersionID: opts.VersionID})
-		if serr == nil && o.Lock.Active(time.Now()) {
+		switch {
+		case serr == nil && o.Lock.Active(time.Now()):
 			e.Message = strings.TrimSuffix(e.Message, ".") + ": the object is locked (" + o.Lock.String() + ")"
+			e.locked = true
+		case strings.Contains(strings.ToLower(e.Message), "object lock"):
 			e.locked = true
 		}
 	}

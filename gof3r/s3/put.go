@@ -92,6 +92,11 @@ func (c *Client) Put(ctx context.Context, bucket, key string, r io.Reader, opts 
 	if err := c.checkSSE(opts.SSE); err != nil {
 		return Object{}, opErr("put", bucket, key, err)
 	}
+	if opts.Lock.Mode != "" {
+		if err := c.checkObjectLock(ctx, bucket); err != nil {
+			return Object{}, opErr("put", bucket, key, err)
+		}
+	}
 	p := &putJob{c: c, bucket: bucket, key: key, hdr: hdr, opts: opts, progress: newProgressGate(opts.Progress)}
 	defer p.progress.stop()
 	p.log = c.cfg.Logger.With("bucket", bucket, "key", key)
@@ -552,6 +557,25 @@ func (r ctxReader) Read(p []byte) (int, error) {
 		return 0, context.Cause(r.ctx)
 	}
 	return r.r.Read(p)
+}
+
+// checkObjectLock refuses a lock on a bucket without object lock before
+// anything is written: versitygw stores a PutObject and only then refuses
+// its lock. Without the permission to read the bucket's configuration, the
+// server's answer to the put decides (see explainLock).
+func (c *Client) checkObjectLock(ctx context.Context, bucket string) error {
+	enabled, _, _, _, err := c.core.Client.GetObjectLockConfig(ctx, bucket)
+	if err != nil {
+		r := minio.ToErrorResponse(err)
+		if r.Code == "ObjectLockConfigurationNotFoundError" || r.Code == "ObjectLockConfigurationNotFound" {
+			return fmt.Errorf("bucket %s was not created with object lock enabled, so it cannot keep objects locked", bucket)
+		}
+		return nil
+	}
+	if enabled != "Enabled" {
+		return fmt.Errorf("bucket %s does not have object lock enabled (%q), so it cannot keep objects locked", bucket, enabled)
+	}
+	return nil
 }
 
 // explainLock adds what to do to S3's answer to a lock on a bucket
