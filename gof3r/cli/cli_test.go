@@ -319,6 +319,14 @@ func TestUsageAndConfigErrorsExitTwo(t *testing.T) {
 		{[]string{"cp", "a", "b"}, nil, "s3://"},
 		{[]string{"put", "-b", "b", "-k", "k"}, []string{"AWS_S3_ENDPOINT=ftp://x"}, "AWS_S3_ENDPOINT"},
 		{[]string{"put", "-b", "b", "-k", "k"}, []string{"AWS_SECRET_ACCESS_KEY_FILE=/nonexistent"}, "AWS_SECRET_ACCESS_KEY"},
+		{[]string{"put", "-b", "b", "-k", "k", "--sse", "AES512"}, nil, "--sse"},
+		{[]string{"put", "-b", "b", "-k", "k", "--acl", "everyone"}, nil, "--acl"},
+		{[]string{"put", "-b", "b", "-k", "k", "--object-lock-mode", "COMPLIANCE"}, nil, "--object-lock-retain"},
+		{[]string{"put", "-b", "b", "-k", "k", "--object-lock-retain", "30d"}, nil, "--object-lock-mode"},
+		{[]string{"put", "-b", "b", "-k", "k", "--sse-c-key-file", "/nonexistent"}, nil, "--sse-c-key-file"},
+		{[]string{"get", "-b", "b", "-k", "k", "-v"}, nil, "--versionId"},
+		{[]string{"put", "-b", "b", "-k", "k"}, []string{"AWS_S3_OBJECT_LOCK_MODE=GOVERNANCE"}, "AWS_S3_OBJECT_LOCK_RETAIN"},
+		{[]string{"get", "-b", "b", "-k", "k"}, []string{"AWS_S3_SSE_C_KEY=c2hvcnQ="}, "AWS_S3_SSE_C_KEY"},
 	} {
 		r := gof3r(t, append(append([]string{}, env...), tc.env...), strings.NewReader(""), tc.args...)
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {

@@ -118,7 +118,7 @@ func ParseSSEMode(mode string) (string, error) {
 	case "sse-c", "ssec":
 		return SSEC, nil
 	default:
-		return "", fmt.Errorf("%q: want AES256, aws:kms or SSE-C", m)
+		return "", errors.New("want AES256, aws:kms or SSE-C")
 	}
 }
 
@@ -251,7 +251,7 @@ func ParseLockMode(s string) (string, error) {
 	case LockGovernance, LockCompliance:
 		return m, nil
 	}
-	return "", fmt.Errorf("%q: want GOVERNANCE or COMPLIANCE", s)
+	return "", errors.New("want GOVERNANCE or COMPLIANCE")
 }
 
 // ParseRetention reads a retention period: a Go duration (720h) or a
@@ -275,7 +275,7 @@ func ParseRetention(s string) (time.Duration, error) {
 		d, err = time.ParseDuration(t)
 	}
 	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%q: want a positive period such as 30d, 1y or 720h", s)
+		return 0, errors.New("want a positive period such as 30d, 1y or 720h")
 	}
 	return d, nil
 }
@@ -292,7 +292,7 @@ func ParseACL(s string) (string, error) {
 			return a, nil
 		}
 	}
-	return "", fmt.Errorf("%q: want one of %s", s, strings.Join(CannedACLs, ", "))
+	return "", fmt.Errorf("want a canned ACL: %s", strings.Join(CannedACLs, ", "))
 }
 
 // ObjectEnv is what PutOptionsFromEnv and SSEFromEnv read: the object
@@ -342,7 +342,7 @@ func PutOptionsFromEnv(getenv func(string) string, now time.Time) (opts PutOptio
 	}
 	mode, err := ParseLockMode(getenv("AWS_S3_OBJECT_LOCK_MODE"))
 	if err != nil {
-		return opts, "", fmt.Errorf("AWS_S3_OBJECT_LOCK_MODE: %v", err)
+		return opts, "", fmt.Errorf("AWS_S3_OBJECT_LOCK_MODE=%q: %v", getenv("AWS_S3_OBJECT_LOCK_MODE"), err)
 	}
 	retain := strings.TrimSpace(getenv("AWS_S3_OBJECT_LOCK_RETAIN"))
 	switch {
@@ -353,13 +353,13 @@ func PutOptionsFromEnv(getenv func(string) string, now time.Time) (opts PutOptio
 	case mode != "":
 		d, err := ParseRetention(retain)
 		if err != nil {
-			return opts, "", fmt.Errorf("AWS_S3_OBJECT_LOCK_RETAIN: %v", err)
+			return opts, "", fmt.Errorf("AWS_S3_OBJECT_LOCK_RETAIN=%q: %v", retain, err)
 		}
 		opts.Lock = LockFor(mode, d, now)
 	}
 	if a := strings.TrimSpace(getenv("AWS_S3_ACL")); a != "" {
 		if opts.ACL, err = ParseACL(a); err != nil {
-			return opts, "", fmt.Errorf("AWS_S3_ACL: %v", err)
+			return opts, "", fmt.Errorf("AWS_S3_ACL=%q: %v", a, err)
 		}
 	}
 	return opts, warning, nil

@@ -700,7 +700,7 @@ func objectHeaders(opts PutOptions) (map[string]string, error) {
 	}
 	if opts.ACL != "" {
 		if _, err := ParseACL(opts.ACL); err != nil {
-			return nil, fmt.Errorf("ACL %w", err)
+			return nil, fmt.Errorf("ACL %q: %w", opts.ACL, err)
 		}
 	}
 	return h, nil
