@@ -244,3 +244,46 @@ func (r *blockingReader) Read(p []byte) (int, error) {
 	r.after = true
 	return copy(p, r.data[:min(len(p), 1000)]), nil
 }
+
+// A get whose writer fails mid-stream returns that error, and nothing is
+// written to the writer once Get has returned (the network goroutine and
+// the decoder are waited for), with and without a decoder.
+func TestGetStopsWritingWhenItReturns(t *testing.T) {
+	srv := testkit.Versitygw(t)
+	b := srv.Bucket(t, "stops")
+	c := newClient(t, srv)
+	ctx := context.Background()
+	if _, err := c.Put(ctx, b, "k", onlyReader{bytes.NewReader(randomBytes(20<<20, 81))}, s3.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	copyDecode := func(_ s3.Object, r io.Reader) (io.Reader, error) { return r, nil }
+	for _, opts := range []s3.GetOptions{{}, {Decode: copyDecode}} {
+		w := &closingWriter{limit: 3 << 20}
+		_, err := c.GetWithOptions(ctx, b, "k", w, opts)
+		w.returned.Store(true)
+		if err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("get into a failing writer: %v", err)
+		}
+		if n := w.late.Load(); n != 0 {
+			t.Fatalf("%d writes after Get returned", n)
+		}
+	}
+}
+
+type closingWriter struct {
+	limit    int
+	n        int
+	returned atomic.Bool
+	late     atomic.Int64
+}
+
+func (w *closingWriter) Write(p []byte) (int, error) {
+	if w.returned.Load() {
+		w.late.Add(1)
+	}
+	if w.n+len(p) > w.limit {
+		return 0, errors.New("disk full")
+	}
+	w.n += len(p)
+	return len(p), nil
+}
