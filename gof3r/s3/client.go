@@ -5,7 +5,8 @@
 //
 // Integrity uses S3's own checksums, which the server checks:
 //   - every part carries its CRC64NVME (x-amz-checksum-crc64nvme, a signed
-//     header); the server refuses a part that does not match;
+//     header); the server refuses a part that does not match (over plain
+//     http the part is also signed with its SHA-256);
 //   - a multipart upload declares a FULL_OBJECT CRC64NVME when it starts
 //     and sends the whole object's CRC, combined from the parts', with
 //     CompleteMultipartUpload: the server refuses to create an object
@@ -132,7 +133,7 @@ type Object struct {
 	Bucket, Key  string
 	VersionID    string // "" unless the bucket keeps versions
 	Size         int64  // stored bytes
-	SHA256       string // hex SHA-256 recorded as metadata (x-amz-meta-sha256), "" if none (and in List)
+	SHA256       string // hex SHA-256: recorded as metadata (x-amz-meta-sha256; "" if none, and in List), or computed by Put (PutOptions.SHA256)
 	Checksum     Checksum
 	MD5          string // Put: the hex MD5 written to the .md5 sidecar, when asked for
 	ETag         string

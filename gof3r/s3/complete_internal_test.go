@@ -31,7 +31,7 @@ func TestCompletionChecksumIsCheckedByTheServer(t *testing.T) {
 	}
 	var parts []minio.ObjectPart
 	for i, data := range [][]byte{bytes.Repeat([]byte{1}, 5<<20), []byte("tail")} {
-		op, err := up.part(ctx, i+1, bytes.NewReader(data), int64(len(data)), checksumAlgo.ChecksumBytes(data))
+		op, err := up.part(ctx, i+1, bytes.NewReader(data), int64(len(data)), p.sumPart(data))
 		if err != nil {
 			t.Fatal(err)
 		}

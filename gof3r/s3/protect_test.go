@@ -156,6 +156,10 @@ func TestObjectLock(t *testing.T) {
 					if r.header.Get("X-Amz-Checksum-Crc64nvme") == "" {
 						t.Errorf("%s request without x-amz-checksum-crc64nvme: %v", r.kind(), r.header)
 					}
+					// Plain http: the payload is signed too.
+					if sha := r.header.Get("X-Amz-Content-Sha256"); len(sha) != 64 {
+						t.Errorf("%s request over http with x-amz-content-sha256 %q, want the payload's SHA-256", r.kind(), sha)
+					}
 					fallthrough
 				case "create":
 					if r.kind() != "part" && (r.header.Get("X-Amz-Object-Lock-Mode") != tc.mode || r.header.Get("X-Amz-Object-Lock-Retain-Until-Date") != lock.Until.Format(time.RFC3339)) {
