@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gof3r benchmark: 1 GiB put and get against one versitygw (posix backend,
 # loopback), cronbox's gof3r beside s5cmd v2.3.0 and stock gof3r v0.5.0 in
-# the same run. Prints time, MB/s and peak RSS of each transfer.
+# the same run. Prints time, MB/s, peak RSS and CPU (user + system) of each
+# transfer, the CPU versitygw spent on it, and the load average.
 # GOF3R_BENCH_MIB=256 bench/gof3r.sh runs a smaller object;
 # GOF3R_BENCH_ROUNDS=3 repeats the rows (each of ours beside its peer).
 set -euo pipefail
@@ -56,30 +57,35 @@ endpoint="http://127.0.0.1:$port"
 head -c "$bytes" /dev/urandom >"$work/data"
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+# CPU seconds (user + system) versitygw has used so far: on a shared
+# machine, CPU is steadier than wall time, and the server's share counts.
+tck=$(getconf CLK_TCK)
+server_cpu() { awk -v t="$tck" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$vgw_pid/stat"; }
 printf '\n%s MiB object, versitygw v1.8.0 (posix) on loopback, %s cores\n\n' "$mib" "$(nproc)"
-printf '| %-44s | %-3s | %8s | %8s | %12s | %-16s | %-16s | %s\n' tool op time MB/s "peak RSS" "load at start" "load at end" note
-printf '|%s|%s|%s|%s|%s|%s|%s|%s\n' "$(printf -- '-%.0s' {1..46})" ----- ---------- ---------- -------------- ------------------ ------------------ ------
+printf '| %-44s | %-3s | %8s | %8s | %12s | %8s | %8s | %-16s | %-16s | %s\n' tool op time MB/s "peak RSS" "CPU" "server" "load at start" "load at end" note
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s\n' "$(printf -- '-%.0s' {1..46})" ----- ---------- ---------- -------------- ---------- ---------- ------------------ ------------------ ------
 
 # row LABEL OP STDIN STDOUT CMD...: STDIN "pipe" feeds the data through cat.
 row() {
-	local label=$1 op=$2 in=$3 out=$4 before
+	local label=$1 op=$2 in=$3 out=$4 before s0
 	shift 4
 	before=$(load)
+	s0=$(server_cpu)
 	if [ "$in" = pipe ]; then
 		# shellcheck disable=SC2002 # cat on purpose: stdin must be a pipe, not a file
 		cat "$work/data" | "$work/measure" -o "$work/m" "$@" >"$out" 2>"$work/err" || true
 	else
 		"$work/measure" -o "$work/m" "$@" <"$in" >"$out" 2>"$work/err" || true
 	fi
-	local secs rss code note=
-	read -r secs rss code <"$work/m"
+	local secs rss code cpu note=
+	read -r secs rss code cpu <"$work/m"
 	if [ "$code" != 0 ]; then
 		note="FAILED (exit $code): $(grep -v '^\s*$' "$work/err" | head -1 | cut -c1-110)"
-		printf '| %-44s | %-3s | %8s | %8s | %12s | %-16s | %-16s | %s\n' "$label" "$op" - - - "$before" "$(load)" "$note"
+		printf '| %-44s | %-3s | %8s | %8s | %12s | %8s | %8s | %-16s | %-16s | %s\n' "$label" "$op" - - - - - "$before" "$(load)" "$note"
 		return
 	fi
-	awk -v l="$label" -v o="$op" -v s="$secs" -v r="$rss" -v b="$bytes" -v l0="$before" -v l1="$(load)" 'BEGIN {
-		printf "| %-44s | %-3s | %6.2f s | %8.1f | %8.1f MiB | %-16s | %-16s |\n", l, o, s, b / s / 1e6, r / 1024, l0, l1 }'
+	awk -v l="$label" -v o="$op" -v s="$secs" -v r="$rss" -v b="$bytes" -v c="$cpu" -v sc="$(server_cpu)" -v sc0="$s0" -v l0="$before" -v l1="$(load)" 'BEGIN {
+		printf "| %-44s | %-3s | %6.2f s | %8.1f | %8.1f MiB | %6.2f s | %6.2f s | %-16s | %-16s |\n", l, o, s, b / s / 1e6, r / 1024, c, sc - sc0, l0, l1 }'
 }
 
 gof3r=$work/gof3r
