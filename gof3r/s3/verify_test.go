@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -207,6 +208,20 @@ func TestMD5Sidecar(t *testing.T) {
 		if _, err := c.GetWithOptions(ctx, b, key, io.Discard, s3.GetOptions{MD5Sidecar: true}); err != nil {
 			t.Fatalf("get checking the sidecar too: %v", err)
 		}
+	}
+	// From a file (parts read in parallel; the digests by one more reader).
+	data := randomBytes(3*part+5, 9)
+	path := filepath.Join(t.TempDir(), "in")
+	os.WriteFile(path, data, 0o600)
+	f, _ := os.Open(path)
+	defer f.Close()
+	obj, err := c.Put(ctx, b, "file", f, s3.PutOptions{MD5Sidecar: true, SHA256: true})
+	sum := md5.Sum(data)
+	if err != nil || obj.MD5 != hex.EncodeToString(sum[:]) || obj.SHA256 != hexSHA(data) || obj.InputSize != int64(len(data)) {
+		t.Fatalf("put of a file: %+v %v", obj, err)
+	}
+	if side, _ := os.ReadFile(srv.ObjectPath(b, ".md5/file.md5")); string(side) != obj.MD5 {
+		t.Fatalf(".md5/file.md5: %q", side)
 	}
 	if _, err := c.Put(ctx, b, "plain", strings.NewReader("x"), s3.PutOptions{}); err != nil {
 		t.Fatal(err)
