@@ -128,6 +128,18 @@ func (c *Client) checkSSE(sse SSE) error {
 	return fmt.Errorf("SSE-C over plain http would send the key in clear text to %s: use https", c.host)
 }
 
+// Endpoint is the server's scheme://host[:port], as resolved from Config.
+func (c *Client) Endpoint() string {
+	secure, host, _ := c.cfg.endpointURL()
+	if secure {
+		return "https://" + host
+	}
+	return "http://" + host
+}
+
+// Region is the region requests are signed for, as resolved from Config.
+func (c *Client) Region() string { return c.cfg.Region }
+
 // Object describes a stored object.
 type Object struct {
 	Bucket, Key  string
