@@ -264,8 +264,9 @@ func (c *Client) RemoveWithOptions(ctx context.Context, bucket, key string, opts
 	if err == nil {
 		return nil
 	}
-	e := opErr("remove", bucket, key, err).(*Error)
-	if e.Code == "AccessDenied" {
+	err = opErr("remove", bucket, key, err)
+	var e *Error
+	if errors.As(err, &e) && e.Code == "AccessDenied" {
 		// S3 says AccessDenied for a lock and for a missing permission
 		// alike: the object's lock tells them apart (and S3's message,
 		// "Access Denied because object protected by object lock", when
@@ -279,7 +280,7 @@ func (c *Client) RemoveWithOptions(ctx context.Context, bucket, key string, opts
 			e.locked = true
 		}
 	}
-	return e
+	return err
 }
 
 // ListMultipartUploads returns the keys under prefix that have unfinished
