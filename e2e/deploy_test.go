@@ -155,7 +155,7 @@ func TestKubePlay(t *testing.T) {
 	t.Parallel()
 	p := Engine(t)
 	access, secret := selfBase64("cronboxKubeAccess"), selfBase64("cronboxKubeSecret")
-	srv := testkit.VersitygwKeys(t, access, secret)
+	srv := testkit.VersitygwWith(t, testkit.VersitygwOptions{AccessKey: access, SecretKey: secret})
 	bucket := srv.Bucket(t, "kube-deployment")
 	jobBucket := srv.Bucket(t, "kube-cronjob")
 	// Debian's etcd (a process) rather than the embedded one: go-cron's lock

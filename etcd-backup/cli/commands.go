@@ -82,6 +82,9 @@ func runSave(ctx context.Context, args []string, env Env) error {
 			return err
 		}
 	}
+	if env.check != nil {
+		return env.check.save(env, conn, s, dst)
+	}
 	res, err := s.Save(ctx, dst)
 	if err != nil {
 		return err
@@ -141,6 +144,9 @@ func runVerify(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	if env.check != nil {
+		return env.check.verify(src)
+	}
 	res, err := fe.Verify(ctx, src, tmp)
 	if err != nil {
 		return err
@@ -150,8 +156,11 @@ func runVerify(ctx context.Context, args []string, env Env) error {
 		return nil
 	}
 	recorded := "none recorded"
-	if res.Recorded != "" {
+	switch {
+	case res.Recorded != "":
 		recorded = "matches the recorded one"
+	case res.Checksum != "":
+		recorded = "the object matches its stored " + strings.Fields(res.Checksum)[0]
 	}
 	fmt.Fprintf(env.Stdout, "%s: sha256 %s (%s), snapshot trailer sha256 %s ok\n", res.Source, res.SHA256, recorded, res.DBSHA256)
 	fmt.Fprintf(env.Stdout, "HASH, REVISION, TOTAL KEYS, TOTAL SIZE, VERSION\n%x, %d, %d, %d, %s\n", res.Hash, res.Revision, res.TotalKey, res.DBSize, res.Version)
@@ -242,6 +251,9 @@ func runDump(ctx context.Context, args []string, env Env) error {
 	cfg, err := conn.config(env, f)
 	if err != nil {
 		return err
+	}
+	if env.check != nil {
+		return env.check.dump(env, conn, key, dst)
 	}
 	log := newLogger(env.Stderr, env.Getenv)
 	members, errs := cfg.Healthy(ctx)
@@ -443,6 +455,9 @@ func runPrune(ctx context.Context, args []string, env Env) error {
 	store, err := s3f.store(env, f, newLogger(env.Stderr, env.Getenv))
 	if err != nil {
 		return err
+	}
+	if env.check != nil {
+		return env.check.prune(o)
 	}
 	plan, err := backup.Prune(ctx, store, o)
 	for _, d := range plan {
