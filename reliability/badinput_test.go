@@ -52,6 +52,29 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "go-cron", args: []string{"--bogus", "@hourly", "--", "true"}, want: "bogus"},
 		{tool: "go-cron", args: []string{"@hourly"}, want: "command"},
 		{tool: "go-cron", args: []string{"--history", "many", "@hourly", "--", "true"}, want: "history"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_STATUS_FILE=run/status"}, want: "GOCRON_STATUS_FILE"},
+		// go-cron: pings and notifications (issue 16).
+		{tool: "go-cron", args: []string{"--ping-url", "ftp://hc.example/x", "@hourly", "--", "true"}, want: "ping-url"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_PING_URL=hc-ping.com/0f8a-uuid"}, want: "GOCRON_PING_URL"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_PING_URL_FILE=" + f.missing}, want: "GOCRON_PING_URL_FILE"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_PING_URL=https://hc.example/a", "GOCRON_PING_URL_FILE=" + f.tmplGood}, want: "GOCRON_PING_URL_FILE"},
+		{tool: "go-cron", args: []string{"--ping-body-bytes", "200000", "@hourly", "--", "true"}, want: "ping-body-bytes"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_PING_EXIT_STATUS=maybe"}, want: "GOCRON_PING_EXIT_STATUS"},
+		{tool: "go-cron", args: []string{"--webhook-url", "hooks.example/x", "@hourly", "--", "true"}, want: "webhook-url"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_WEBHOOK_URL_FILE=" + f.dir}, want: "GOCRON_WEBHOOK_URL_FILE"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_WEBHOOK_SECRET=a-key-with-no-hook"}, want: "GOCRON_WEBHOOK_SECRET"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_WEBHOOK_URL=https://hooks.example/x", "GOCRON_WEBHOOK_SECRET_FILE=" + f.empty}, want: "GOCRON_WEBHOOK_SECRET_FILE"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_NOTIFY_URLS=carrierpigeon://coop/roost"}, want: "GOCRON_NOTIFY_URLS"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_NOTIFY_URLS=smtp://mail.example/?to=ops@example.org"}, want: "GOCRON_NOTIFY_URLS"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_NOTIFY_URLS_FILE=" + f.unreadable}, want: "GOCRON_NOTIFY_URLS_FILE"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_NOTIFY_ON=failures"}, want: "GOCRON_NOTIFY_ON"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_NOTIFY_TEMPLATE=${JOB} ${NOPE}"}, want: "GOCRON_NOTIFY_TEMPLATE"},
+		{tool: "go-cron", args: []string{"--notify-template-file", f.missing, "@hourly", "--", "true"}, want: "notify-template-file"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_NOTIFY_TEMPLATE_FILE=" + f.tmplUnclosed}, want: "GOCRON_NOTIFY_TEMPLATE_FILE"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_NOTIFY_TIMEOUT=soon"}, want: "GOCRON_NOTIFY_TIMEOUT"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_NOTIFY_RETRIES=-1"}, want: "GOCRON_NOTIFY_RETRIES"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_NOTIFY_QUEUE=many"}, want: "GOCRON_NOTIFY_QUEUE"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_STATUS_URL=status.example"}, want: "GOCRON_STATUS_URL"},
 
 		// gof3r: endpoints, sizes, durations, secrets, flags.
 		{tool: "gof3r", args: []string{"put", "-k", "k"}, want: "bucket"},
@@ -66,6 +89,24 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "-m", "X-Evil: 1"}, want: "X-Evil"},
 		{tool: "gof3r", args: []string{"push", "-b", "backups", "-k", "k"}, want: "push"},
 		{tool: "gof3r", args: []string{"cp", "a", "b"}, want: "s3://"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "--acl", "everyone"}, want: "--acl"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "--sse", "AES512"}, want: "--sse"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "--sse", "SSE-C"}, want: "--sse"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "--sse-c-key-file", f.missing}, want: "--sse-c-key-file"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "--sse-c-key-file", f.garbage}, want: "--sse-c-key-file"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "--sse-kms-key-id", ""}, want: "--sse-kms-key-id"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "--object-lock-mode", "FOREVER"}, want: "--object-lock-mode"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "--object-lock-mode", "GOVERNANCE", "--object-lock-retain", "-5d"}, want: "--object-lock-retain"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "--object-lock-mode", "COMPLIANCE"}, want: "--object-lock-retain"},
+		{tool: "gof3r", args: []string{"get", "-b", "backups", "-k", "k", "-v"}, want: "versionId"},
+		{tool: "gof3r", args: []string{"get", "-b", "backups", "-k", "k", "--md5", "--no-md5"}, want: "md5"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k"}, env: []string{"AWS_S3_SSE=rot13"}, want: "AWS_S3_SSE"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k"}, env: []string{"AWS_S3_ACL=everyone"}, want: "AWS_S3_ACL"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k"}, env: []string{"AWS_S3_OBJECT_LOCK_MODE=FOREVER", "AWS_S3_OBJECT_LOCK_RETAIN=30d"}, want: "AWS_S3_OBJECT_LOCK_MODE"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k"}, env: []string{"AWS_S3_OBJECT_LOCK_MODE=GOVERNANCE", "AWS_S3_OBJECT_LOCK_RETAIN=soon"}, want: "AWS_S3_OBJECT_LOCK_RETAIN"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k"}, env: []string{"AWS_S3_OBJECT_LOCK_RETAIN=30d"}, want: "AWS_S3_OBJECT_LOCK_MODE"},
+		{tool: "gof3r", args: []string{"get", "-b", "backups", "-k", "k"}, env: []string{"AWS_S3_SSE_C_KEY_FILE=" + f.missing}, want: "AWS_S3_SSE_C_KEY_FILE"},
+		{tool: "gof3r", args: []string{"get", "-b", "backups", "-k", "k"}, env: []string{"AWS_S3_SSE_C_KEY=c2hvcnQ="}, want: "AWS_S3_SSE_C_KEY"},
 
 		// etcd-backup: endpoints, durations, retention, TLS and password files.
 		{tool: "etcd-backup", args: []string{"save", "--endpoints", "not a url", dest}, want: "not a url"},
@@ -83,6 +124,8 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "etcd-backup", args: []string{"save", ep, "--bogus", dest}, want: "bogus"},
 		{tool: "etcd-backup", args: []string{"restore", dest}, want: "data-dir"},
 		{tool: "etcd-backup", args: []string{"snapshot", dest}, want: "snapshot"},
+		{tool: "etcd-backup", args: []string{"check"}, env: []string{"AWS_S3_BUCKET=Bad_Bucket"}, want: "AWS_S3_BUCKET"},
+		{tool: "etcd-backup", args: []string{"check"}, env: []string{"ETCD_ENDPOINTS=" + etcd, "ETCD_KEEP_LAST=3", "ETCD_BACKUP_RATE_LIMIT=fast"}, want: "ETCD_BACKUP_RATE_LIMIT"},
 
 		// ep: template syntax, unset variables, globs, flags.
 		{tool: "ep", args: []string{f.tmplUnclosed}, want: f.tmplUnclosed},
@@ -91,6 +134,10 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "ep", args: []string{filepath.Join(f.dir, "nothing-*.conf")}, want: "nothing-*.conf"},
 		{tool: "ep", args: []string{"-z", f.tmplGood}, want: "-z"},
 		{tool: "ep", args: []string{"-s", f.tmplDefault}, want: "CRONBOX_DEFAULTED"},
+		{tool: "ep", args: []string{f.tmplGood, "--", "/nonexistent/cmd"}, want: "/nonexistent/cmd"},
+		{tool: "ep", args: []string{"-c", "shift_jis", f.tmplGood}, want: "shift_jis"},
+		{tool: "ep", args: []string{f.tmplDefault}, env: []string{"EP_CHARSET=latin1", "CRONBOX_DEFAULTED=€"}, want: "CRONBOX_DEFAULTED"},
+		{tool: "ep", args: []string{"--output-dir=", f.tmplGood}, want: "output-dir"},
 
 		// es-snapshot: URLs, durations, retention, TLS and secret files.
 		{tool: "es-snapshot", args: []string{"create"}, env: []string{"ES_REPOSITORY="}, want: "repository"},
@@ -107,11 +154,15 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "es-snapshot", args: []string{"create", "--repository", "r", "--pattern", "%Y-%Q"}, want: "pattern"},
 		{tool: "es-snapshot", args: []string{"backup"}, want: "backup"},
 		{tool: "es-snapshot", args: []string{"create", "--bogus"}, want: "bogus"},
+		{tool: "es-snapshot", args: []string{"check"}, env: []string{"ES_HOST_URL=localhost:9200"}, want: "ES_HOST_URL"},
+		{tool: "es-snapshot", args: []string{"check"}, env: []string{"ES_MIN_KEEP=0"}, want: "ES_MIN_KEEP"},
 
 		// The image's environment, through entrypoint --check.
 		{tool: "entrypoint", env: []string{"JOB=etcd-backup", "GOCRON_SCHEDULE="}, want: "GOCRON_SCHEDULE"},
 		{tool: "entrypoint", env: e(etcdJob, "GOCRON_SCHEDULE=61 * * * * *"), want: "GOCRON_SCHEDULE"},
 		{tool: "entrypoint", env: e(etcdJob, "GOCRON_TIMEOUT=soon"), want: "GOCRON_TIMEOUT"},
+		{tool: "entrypoint", env: e(etcdJob, "GOCRON_PING_URL=ftp://hc.example/x"), want: "GOCRON_PING_URL"},
+		{tool: "entrypoint", env: e(etcdJob, "GOCRON_NOTIFY_URLS=slack://"), want: "GOCRON_NOTIFY_URLS"},
 		{tool: "entrypoint", env: e(etcdJob, "AWS_S3_BUCKET=Bad_Bucket"), want: "AWS_S3_BUCKET"},
 		{tool: "entrypoint", env: e(etcdJob, "AWS_S3_BUCKET="), want: "AWS_S3_BUCKET"},
 		{tool: "entrypoint", env: e(etcdJob, "AWS_S3_ENDPOINT=ftp://s3.example.com"), want: "AWS_S3_ENDPOINT"},
@@ -138,12 +189,15 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "entrypoint", env: e(etcdJob, "JOB=mysql-backup"), want: "mysql-backup"},
 		{tool: "entrypoint", env: e(etcdJob, "TEMPLATES="+f.tmplUnclosed), want: "TEMPLATES"},
 		{tool: "entrypoint", env: e(etcdJob, "TEMPLATES="+filepath.Join(f.dir, "none-*.conf")), want: "TEMPLATES"},
+		{tool: "entrypoint", env: e(etcdJob, "TEMPLATES="+f.tmplGood+" "+f.tmplGoodElsewhere), want: "would both be rendered"},
+		{tool: "entrypoint", env: e(etcdJob, "AWS_S3_ENDPOINT=s3.dualstack.eu-west-1.amazonaws.com", "AWS_S3_REGION=eu west"), want: "AWS_S3_REGION"},
 	}
 }
 
 type fixtures struct {
 	dir, missing, garbage, empty, unreadable                    string
 	tmplUnclosed, tmplBadName, tmplUnset, tmplGood, tmplDefault string
+	tmplGoodElsewhere                                           string // another good.conf, in a subdirectory
 }
 
 func makeFixtures(t *testing.T) fixtures {
@@ -168,6 +222,8 @@ func makeFixtures(t *testing.T) fixtures {
 	f.tmplUnset = w("unset.conf", "host = ${CRONBOX_UNSET_VARIABLE}\n", 0o644)
 	f.tmplGood = w("good.conf", "plain text\n", 0o644)
 	f.tmplDefault = w("default.conf", "v = ${CRONBOX_DEFAULTED:-x}\n", 0o644)
+	os.Mkdir(filepath.Join(dir, "elsewhere"), 0o755)
+	f.tmplGoodElsewhere = w("elsewhere/good.conf", "other text\n", 0o644)
 	return f
 }
 

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"cronbox/gof3r/s3"
 )
 
 // Kind is where a backup goes to or comes from.
@@ -71,7 +73,9 @@ type Object struct {
 	Bucket, Key  string
 	Size         int64
 	SHA256       string // hex, of the whole object, recorded while it was written ("" if none)
+	Checksum     string // the checksum S3 stores with the object and checks on get ("" if none)
 	LastModified time.Time
+	ContentType  string
 	Metadata     map[string]string
 	// S3 object lock, as the object's HEAD reports it.
 	LockMode    string    // GOVERNANCE or COMPLIANCE ("" when none)
@@ -95,6 +99,7 @@ type Store interface {
 type PutOptions struct {
 	Metadata    map[string]string
 	ContentType string
+	Lock        s3.Lock // S3 Object Lock retention (none: zero)
 }
 
 // Metadata keys recorded with a backup (lower-case, without x-amz-meta-).

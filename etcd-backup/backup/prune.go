@@ -80,7 +80,7 @@ func Plan(objs []Object, o PruneOptions) []Decision {
 		if !ok {
 			continue
 		}
-		verified := ob.Metadata[MetaFormat] == FormatV1 && ob.SHA256 != "" && (!layers.Plain() || ob.Size%512 == trailerSize)
+		verified := ob.Metadata[MetaFormat] == FormatV1 && (ob.SHA256 != "" || ob.Checksum != "") && (!layers.Plain() || ob.Size%512 == trailerSize)
 		d := Decision{Key: ob.Key, Time: t, Layers: layers, Verified: verified, LockedUntil: ob.RetainUntil}
 		d.Locked = ob.LegalHold || ob.RetainUntil.After(o.Now)
 		ds = append(ds, d)
@@ -134,7 +134,7 @@ func Prune(ctx context.Context, st Store, o PruneOptions) ([]Decision, error) {
 		if _, _, ok := ours(ob.Key, o.Prefix); !ok {
 			continue
 		}
-		// Listings carry no user metadata and no lock: ask for them.
+		// Listings carry no user metadata, checksum or lock: ask for them.
 		full, err := st.Stat(ctx, o.Bucket, ob.Key)
 		if err != nil {
 			return nil, fmt.Errorf("S3: %w", err)

@@ -22,6 +22,7 @@ import (
 
 	"cronbox/codec"
 	"cronbox/etcd-backup/etcdconn"
+	"cronbox/gof3r/s3"
 )
 
 // Saver takes snapshots.
@@ -38,6 +39,10 @@ type Saver struct {
 	RateLimit int64
 	// Codec says how the snapshot is stored: compressed, then encrypted.
 	Codec codec.Options
+	// LockMode (GOVERNANCE or COMPLIANCE) and LockRetain put an S3 Object
+	// Lock retention on the object, counted from the save.
+	LockMode   string
+	LockRetain time.Duration
 }
 
 // SaveResult describes a finished backup.
@@ -55,6 +60,8 @@ type SaveResult struct {
 	DBSHA256    string        `json:"db_sha256"`
 	Compression string        `json:"compression"` // zstd, gzip or none
 	Encrypted   bool          `json:"encrypted"`
+	LockMode    string        `json:"object_lock_mode,omitempty"`
+	LockedUntil *time.Time    `json:"object_locked_until,omitempty"`
 	Duration    time.Duration `json:"-"`
 	Seconds     float64       `json:"seconds"`
 }
@@ -209,8 +216,12 @@ func (s *Saver) saveFrom(ctx context.Context, m etcdconn.Member, dst Location) (
 		for k, v := range layers.Metadata() {
 			meta[k] = v
 		}
+		lock := s3.LockFor(s.LockMode, s.LockRetain, s.now())
 		var obj Object
-		obj, err = s.Store.Put(sctx, dst.Bucket, dst.Key, stored, PutOptions{Metadata: meta, ContentType: layers.ContentType(ContentTypeSnapshot)})
+		obj, err = s.Store.Put(sctx, dst.Bucket, dst.Key, stored, PutOptions{Metadata: meta, ContentType: layers.ContentType(ContentTypeSnapshot), Lock: lock})
+		if err == nil && lock.Mode != "" {
+			res.LockMode, res.LockedUntil = lock.Mode, &lock.Until
+		}
 		if err == nil {
 			res.SHA256 = obj.SHA256
 			if obj.Size != stored.n() {
@@ -253,7 +264,7 @@ func (s *Saver) saveFrom(ctx context.Context, m etcdconn.Member, dst Location) (
 		return res, err
 	}
 	s.Log.Info("snapshot saved", "destination", dst.String(), "size", res.Size, "stored_size", res.StoredSize, "sha256", res.SHA256,
-		"revision", res.Revision, "seconds", res.Seconds, "compression", res.Compression, "encrypted", res.Encrypted)
+		"revision", res.Revision, "seconds", res.Seconds, "compression", res.Compression, "encrypted", res.Encrypted, "object_lock", res.LockMode)
 	return res, nil
 }
 

@@ -34,7 +34,10 @@ type VerifyResult struct {
 	StoredSize int64  `json:"stored_size"`   // the stored bytes (compressed, encrypted)
 	SHA256     string `json:"sha256"`        // of the stored bytes, as computed now
 	Recorded   string `json:"sha256_stored"` // as recorded at save time ("" if none)
-	DBSHA256   string `json:"db_sha256"`     // the snapshot's trailer
+	// Checksum is the checksum S3 stores with the object and the get
+	// checked (a multipart upload records no SHA-256 of the whole).
+	Checksum string `json:"checksum_stored,omitempty"`
+	DBSHA256 string `json:"db_sha256"` // the snapshot's trailer
 	// Compression and Encrypted say how it is stored (found in the bytes,
 	// and matching the object's metadata). ContentsChecked is false when
 	// the snapshot inside was not read: encrypted, and no identity given;
@@ -120,6 +123,7 @@ func (f *Fetcher) fetch(ctx context.Context, src Location, dir string, storedOnl
 		cerr := <-done
 		res.Metadata = obj.Metadata
 		res.Recorded = obj.SHA256
+		res.Checksum = obj.Checksum
 		if cerr != nil && gerr != nil && !errors.Is(cerr, gerr) {
 			// The decoding failed first (a wrong identity, damage found by
 			// a layer, the trailer) and the download stopped because of it.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"cronbox/codec"
 	"cronbox/etcd-backup/backup"
@@ -40,10 +41,12 @@ func runSave(ctx context.Context, args []string, env Env) error {
 	var conn connFlags
 	var s3f s3Flags
 	var cf codecFlags
+	var lf lockFlags
 	var bucket, prefix, progress, timeout, rate string
 	conn.define(f)
 	s3f.define(f)
 	cf.define(f, "snapshot")
+	lf.define(f)
 	f.str(&bucket, "bucket", "", "bucket used when DEST is omitted", "AWS_S3_BUCKET")
 	f.str(&prefix, "prefix", "etcd-backup/", "key prefix (a folder) for timestamped backup names: PREFIX/YYYYMMDDTHHMMSS.mmmZ.db[.zst|.gz][.age]", "ETCD_BACKUP_PREFIX")
 	f.str(&progress, "progress", "10s", "interval of progress lines on long saves", "ETCD_BACKUP_PROGRESS")
@@ -90,16 +93,38 @@ func runSave(ctx context.Context, args []string, env Env) error {
 	if s.RateLimit, err = parseSize(rate); err != nil {
 		return usagef("%s: %v", f.origin("rate-limit"), err)
 	}
+	if s.LockMode, s.LockRetain, err = lf.parse(f); err != nil {
+		return err
+	}
+	if s.LockMode != "" && dst.Kind != backup.S3 {
+		return usagef("%s: an object lock needs an S3 destination, not %s", f.origin("object-lock-mode"), dst)
+	}
 	if dst.Kind == backup.S3 {
 		if s.Store, err = s3f.store(env, f, s.Log); err != nil {
 			return err
+		}
+	}
+	if env.check != nil {
+		return env.check.save(env, conn, s, dst)
+	}
+	if s.LockMode != "" {
+		// Refused before the snapshot starts: a bucket without object lock
+		// would refuse every run the same way.
+		if st, ok := s.Store.(backup.S3Store); ok {
+			if err := st.CheckObjectLock(ctx, dst.Bucket); err != nil {
+				return usagef("%s %s: %v", f.origin("object-lock-mode"), s.LockMode, err)
+			}
 		}
 	}
 	res, err := s.Save(ctx, dst)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stderr, "etcd-backup save: %s: %s\n", res.Dest, describeLayers(layers))
+	locked := "not object-locked"
+	if res.LockedUntil != nil {
+		locked = fmt.Sprintf("object-locked (%s) until %s", res.LockMode, res.LockedUntil.Format(time.RFC3339))
+	}
+	fmt.Fprintf(env.Stderr, "etcd-backup save: %s: %s, %s\n", res.Dest, describeLayers(layers), locked)
 	out := env.Stdout
 	if dst.Kind == backup.Stdio {
 		out = env.Stderr
@@ -161,6 +186,9 @@ func runVerify(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	if env.check != nil {
+		return env.check.verify(src)
+	}
 	res, err := fe.Verify(ctx, src, tmp)
 	if err != nil {
 		return err
@@ -177,8 +205,11 @@ func runVerify(ctx context.Context, args []string, env Env) error {
 // status table (with live keys and bolt entries apart, see VerifyResult).
 func printVerify(w io.Writer, res backup.VerifyResult) {
 	recorded := "none recorded"
-	if res.Recorded != "" {
+	switch {
+	case res.Recorded != "":
 		recorded = "matches the recorded one"
+	case res.Checksum != "":
+		recorded = "the object matches its stored " + strings.Fields(res.Checksum)[0]
 	}
 	stored := codec.Layers{Compression: codec.Compression(res.Compression), Encrypted: res.Encrypted, Recipients: res.Recipients}
 	fmt.Fprintf(w, "%s: %d bytes stored, %s; sha256 %s (%s)\n", res.Source, res.StoredSize, describeLayers(stored), res.SHA256, recorded)
@@ -301,6 +332,9 @@ func runDump(ctx context.Context, args []string, env Env) error {
 		if store, err = s3f.store(env, f, log); err != nil {
 			return err
 		}
+	}
+	if env.check != nil {
+		return env.check.dump(env, conn, key, dst)
 	}
 	members, errs := cfg.Healthy(ctx)
 	if len(members) == 0 {
@@ -562,6 +596,9 @@ func runPrune(ctx context.Context, args []string, env Env) error {
 	store, err := s3f.store(env, f, newLogger(env.Stderr, env.Getenv))
 	if err != nil {
 		return err
+	}
+	if env.check != nil {
+		return env.check.prune(o)
 	}
 	plan, err := backup.Prune(ctx, store, o)
 	printPlan(env.Stdout, o, plan)

@@ -15,11 +15,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"cronbox/go-cron/health"
+	"cronbox/go-cron/notify"
 	"cronbox/go-cron/reaper"
 	"cronbox/go-cron/redact"
 	"cronbox/go-cron/run"
@@ -73,7 +76,13 @@ type options struct {
 	version    bool
 	check      bool // --check: validate, print the schedule, start nothing
 	lock       lockOptions
-	dashed     bool // the positional arguments came after "--"
+	notify     notifyOptions
+	dashed     bool            // the positional arguments came after "--"
+	set        map[string]bool // the flags given on the command line
+
+	// The HEALTHCHECK's view of the status port (healthcheck.go).
+	statusFile  string // GOCRON_STATUS_FILE: the bound address is recorded here
+	healthcheck bool   // --healthcheck: probe a running go-cron's /healthz
 }
 
 // usageError is a usage or configuration error: exit status 2.
@@ -133,6 +142,8 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 	str(&o.schedule, "s", "", "", "the schedule (the original go-cron's flag)")
 	str(&o.port, "p", "", "", "status port, as in the original go-cron: -p 8080 means --status-addr :8080")
 	str(&o.addr, "status-addr", "GOCRON_STATUS_ADDR", ":18080", `status HTTP address ("off": none)`)
+	str(&o.statusFile, "status-file", "GOCRON_STATUS_FILE", "", `record the status address bound (or "off") in this file, for --healthcheck`)
+	boolean(&o.healthcheck, "healthcheck", "", "probe the running go-cron's /healthz at the address its --status-file records (else --status-addr); exit 0 when healthy, 1 when not")
 	dur(&o.timeout, "timeout", "GOCRON_TIMEOUT", 0, "stop a run after this long (SIGTERM to its process group, then SIGKILL after --grace); 0: never")
 	dur(&o.grace, "grace", "GOCRON_GRACE", 10*time.Second, "time between SIGTERM (timeout or shutdown) and SIGKILL")
 	dur(&o.pipeWait, "pipe-wait", "GOCRON_PIPE_WAIT", 2*time.Second, "how long a leftover process may keep the job's output open after the job exits")
@@ -149,6 +160,7 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 	boolean(&o.version, "version", "", "print the version and exit")
 	boolean(&o.check, "check", "", "check flags, environment and schedule as a start would, print the next fire times and exit (0, or 2 with the error)")
 	o.lock.flags(str, dur, boolean)
+	o.notify.flags(str, dur, boolean, integer)
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -161,6 +173,7 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	o.set = set
 	for name, env := range envOf {
 		if env == "" || set[name] {
 			continue
@@ -194,6 +207,9 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 			return nil, nil, usagef("%s=%v: must not be negative", env, d.v)
 		}
 		return nil, nil, usagef("--%s %v: must not be negative", d.name, d.v)
+	}
+	if o.statusFile != "" && !filepath.IsAbs(o.statusFile) {
+		return nil, nil, usagef("%s %q: want an absolute path", flagOrEnv("status-file", envOf, set), o.statusFile)
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return nil, nil, usagef("--log-format %q: want text or json", o.logFormat)
@@ -273,11 +289,19 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 		fmt.Fprintln(stdout, "go-cron", Version)
 		return 0, nil
 	}
+	if o.healthcheck {
+		return healthcheck(parent, o, stdout)
+	}
 	patterns, err := redact.ParsePatterns(o.secrets)
 	if err != nil {
 		return 2, usagef("--secret-names: %v", err)
 	}
-	red := redact.New(environ, patterns)
+	ncfg, err := o.notify.resolve(environ, o.set)
+	if err != nil {
+		return 2, err
+	}
+	// The notification URLs' tokens are masked like secret variables.
+	red := redact.New(environ, patterns).With(notify.Secrets(ncfg)...)
 	log, err := newLogger(o, stderr, red)
 	if err != nil {
 		return 2, err
@@ -343,6 +367,19 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 			return 2, err
 		}
 		defer gate.close()
+	}
+
+	nt, err := startNotifier(ncfg, o, environ, command, st, gate, red, log)
+	if err != nil {
+		return 2, err
+	}
+	defer func() {
+		dctx, c := context.WithTimeout(context.Background(), o.notify.timeout)
+		nt.Close(dctx)
+		c()
+	}()
+
+	if gate != nil {
 		// Know the shared state before the first status request.
 		if err := gate.l.Refresh(ctx); err != nil {
 			log.Warn("lock: etcd unreachable at start; not running until it answers", "err", err)
@@ -370,7 +407,10 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 			defer c()
 			srv.Shutdown(sctx) //nolint:errcheck
 		}()
+		defer recordStatusAddr(o, ln.Addr().String(), log)()
 		log.Info("status listening", "addr", ln.Addr().String())
+	} else {
+		defer recordStatusAddr(o, health.Off, log)()
 	}
 
 	rc := run.Config{
@@ -378,16 +418,20 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 		Timeout: o.timeout, Grace: o.grace, PipeWait: o.pipeWait,
 		Redactor: red, Guard: rp, Log: log,
 	}
+	jobEnviron := withoutNotifyVars(environ)
 	job := func(ctx context.Context, slot time.Time) run.Result {
 		// Logged once the job has started: the log line is not on the way
 		// between the slot and the job's start.
 		rc := rc
-		rc.Env = jobEnv(environ, slot, gate)
+		rc.Env = jobEnv(jobEnviron, slot, gate)
+		nr := nt.Begin(slot)
 		r := run.Run(ctx, rc, func(pid int, start time.Time) {
 			st.Started(pid, start)
+			nr.Started()
 			log.Info("run started", "slot", slot.Format(time.RFC3339), "pid", pid, "command", strings.Join(command, " "))
 		})
 		st.Finished(r)
+		nr.Finished(r)
 		attrs := []any{"pid", r.Pid, "exit_status", r.ExitStatus, "result", status.ResultOf(r), "duration", r.Duration().Round(time.Millisecond)}
 		if r.Signal != "" {
 			attrs = append(attrs, "signal", r.Signal)
@@ -424,7 +468,7 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 
 	sc := scheduler.New(scheduler.Config{
 		Schedule: sched, Job: job, Overlap: o.overlap, Jitter: o.jitter,
-		RunOnStart: o.runOnStart, Observer: st, Log: log, Gate: gate.asGate(),
+		RunOnStart: o.runOnStart, Observer: observers{st, nt}, Log: log, Gate: gate.asGate(),
 	})
 	sc.Run(ctx)
 	last, ran := st.Last()
