@@ -48,6 +48,11 @@ func (p Policy) Empty() bool { return p == Policy{} }
 // Check refuses counts below -1; the error names the tier's flag stem
 // ("keep-daily").
 func (p Policy) Check() error {
+	if p.Last < 0 {
+		// restic reads -1 as "keep every backup": a prune that can delete
+		// nothing is a mistake in a job, not a policy.
+		return fmt.Errorf("keep-last %d: want a count (to keep every backup, do not prune)", p.Last)
+	}
 	for _, t := range p.tiers() {
 		if t.count < -1 {
 			return fmt.Errorf("keep-%s %d: want a count, or -1 for no limit", t.name, t.count)

@@ -75,6 +75,9 @@ func TestCheckAndString(t *testing.T) {
 	if err := (Policy{Daily: -2}).Check(); err == nil || !strings.Contains(err.Error(), "keep-daily") {
 		t.Errorf("Check: %v", err)
 	}
+	if err := (Policy{Last: -1}).Check(); err == nil || !strings.Contains(err.Error(), "keep-last") {
+		t.Errorf("keep-last -1: %v", err)
+	}
 	if err := (Policy{Daily: -1, Last: 3}).Check(); err != nil {
 		t.Error(err)
 	}
