@@ -3,6 +3,7 @@ module cronbox/etcd-backup
 go 1.26.0
 
 require (
+	filippo.io/age v1.3.2
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
