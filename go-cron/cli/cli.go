@@ -333,6 +333,13 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 		Schedule: schedText, Command: command, MaxAge: o.maxAge, History: o.history,
 		Version: Version, Redactor: red,
 	})
+	if sched != nil {
+		st.Describe(sched.Form, sched.Location, func(t time.Time, n int) []time.Time { return schedule.NextN(sched, t, n) })
+	}
+	resultDir := resultDir(log)
+	if resultDir != "" {
+		defer os.RemoveAll(resultDir)
+	}
 	var gate *lockGate
 	if o.lock.enabled() {
 		lcfg, err := o.lock.config(o, environ, log)
@@ -376,15 +383,16 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 	rc := run.Config{
 		Command: command, Stdout: stdout, Stderr: stderr, Tail: o.tail,
 		Timeout: o.timeout, Grace: o.grace, PipeWait: o.pipeWait,
-		Redactor: red, Guard: rp, Log: log,
+		Redactor: red, Guard: rp, Log: log, ResultDir: resultDir,
 	}
 	job := func(ctx context.Context, slot time.Time) run.Result {
 		// Logged once the job has started: the log line is not on the way
 		// between the slot and the job's start.
 		rc := rc
 		rc.Env = jobEnv(environ, slot, gate)
+		rc.Output = run.NewOutput(rc.Tail, red)
 		r := run.Run(ctx, rc, func(pid int, start time.Time) {
-			st.Started(pid, start)
+			st.Started(pid, start, rc.Output)
 			log.Info("run started", "slot", slot.Format(time.RFC3339), "pid", pid, "command", strings.Join(command, " "))
 		})
 		st.Finished(r)
@@ -448,4 +456,15 @@ func zoneName(loc *time.Location, now time.Time) string {
 	}
 	abbr, _ := now.In(loc).Zone()
 	return "Local (" + abbr + ")"
+}
+
+// resultDir makes the private directory the runs' GOCRON_RESULT_FILEs live
+// in. Without one (a read-only /tmp) the jobs run without the variable.
+func resultDir(log *slog.Logger) string {
+	dir, err := os.MkdirTemp("", "go-cron-results-")
+	if err != nil {
+		log.Warn("no directory for job results; jobs run without GOCRON_RESULT_FILE (set TMPDIR to a writable directory)", "err", err)
+		return ""
+	}
+	return dir
 }
