@@ -109,8 +109,8 @@ func TestWantsHTML(t *testing.T) {
 		{"*/*", "", false}, // curl
 		{"application/json", "", false},
 		{"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7", "", true}, // Chromium
-		{"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "", true},                                                                       // Firefox
-		{"text/html, application/json", "", false},  // a tie goes to JSON
+		{"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "", true},                                                                         // Firefox
+		{"text/html, application/json", "", false}, // a tie goes to JSON
 		{"application/json;q=0.5, text/html", "", true},
 		{"text/html;q=0", "", false},
 		{"TEXT/HTML", "", true},
@@ -134,8 +134,12 @@ type fakeLive struct {
 }
 
 func (f *fakeLive) Tails() (string, string) { f.mu.Lock(); defer f.mu.Unlock(); return f.out, f.err }
-func (f *fakeLive) Written() uint64         { f.mu.Lock(); defer f.mu.Unlock(); return uint64(len(f.out) + len(f.err)) }
-func (f *fakeLive) add(s string)            { f.mu.Lock(); f.out += s; f.mu.Unlock() }
+func (f *fakeLive) Written() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return uint64(len(f.out) + len(f.err))
+}
+func (f *fakeLive) add(s string) { f.mu.Lock(); f.out += s; f.mu.Unlock() }
 
 // Issue 14 item 6: Running[pid] carries the output so far; new output shows
 // within liveEvery even while the answer is cached.
