@@ -138,8 +138,10 @@ func (p *page) render(health string) {
 		`<title>`)
 	p.text(state + " · go-cron · " + cmd)
 	p.raw(`</title><link rel="icon" href="data:,"><noscript><meta http-equiv="refresh" content="30"></noscript><style>`,
-		pageStyle, `</style></head><body><main id="main"><h1>go-cron: <code>`)
+		pageStyle, `</style></head><body><main id="main"><h1>go-cron: <code title="`)
 	p.text(cmd)
+	p.raw(`">`)
+	p.text(short(cmd, 60))
 	p.raw(`</code></h1>`)
 	p.healthLine(health)
 	p.raw(`<div class="cards">`)
@@ -286,7 +288,11 @@ func (p *page) nowCard() {
 		p.raw(`</p>`)
 		if lr.out != nil {
 			out, errs := lr.out.Tails()
-			p.output("live-"+strconv.Itoa(pid), cutTail(out, HistoryTail), cutTail(errs, HistoryTail), true)
+			if out == "" && errs == "" {
+				p.raw(`<p class="muted">No output yet.</p>`)
+			} else {
+				p.output("live-"+strconv.Itoa(pid), cutTail(out, HistoryTail), cutTail(errs, HistoryTail), true)
+			}
 		}
 	}
 	if !s.next.IsZero() {
@@ -306,7 +312,13 @@ func (p *page) nowCard() {
 func (p *page) scheduleCard() {
 	s := p.s
 	red := s.cfg.Redactor
-	p.raw(`<section id="schedule" aria-labelledby="h-schedule"><h2 id="h-schedule">Schedule</h2><p><code>`)
+	p.raw(`<section id="schedule" aria-labelledby="h-schedule"><h2 id="h-schedule">Schedule</h2><p>Runs <code>`)
+	cmd := make([]string, len(s.cfg.Command))
+	for i, a := range s.cfg.Command {
+		cmd[i] = red.String(a)
+	}
+	p.text(strings.Join(cmd, " "))
+	p.raw(`</code> on <code>`)
 	p.text(red.String(s.cfg.Schedule))
 	p.raw(`</code>`)
 	if s.cfg.Reading != "" {
@@ -396,7 +408,9 @@ func (p *page) runs() {
 		return
 	}
 	p.chart(h)
-	p.raw(`<table id="runs-table"><caption>The last `, strconv.Itoa(len(h)), ` runs, newest first.</caption>`,
+	p.raw(`<table id="runs-table"><caption>`)
+	p.text(upper(runsWord(len(h))) + ", newest first.")
+	p.raw(`</caption>`,
 		`<thead><tr><th scope="col">Started</th><th scope="col">Took</th><th scope="col">Result</th><th scope="col">Exit</th><th scope="col">Reported</th><th scope="col">Output</th></tr></thead><tbody>`)
 	for i := len(h) - 1; i >= 0; i-- {
 		r := h[i]
@@ -483,14 +497,25 @@ func (p *page) chart(h []record) {
 		}
 	}
 	scale := float64(height-top-2) / float64(max(longest, time.Millisecond))
-	slot := float64(width) / float64(len(h))
-	note := "Durations of the last " + strconv.Itoa(len(h)) + " runs, oldest on the left; the longest took " + duration(longest) + "; " + strconv.Itoa(failed) + " did not succeed."
+	// At least ten slots, the newest run on the right edge: a few runs
+	// make narrow bars, not a wall.
+	slot := float64(width) / float64(max(len(h), 10))
+	left := float64(width) - slot*float64(len(h))
+	note := "Durations of " + runsWord(len(h)) + ", oldest on the left; the longest took " + duration(longest) + "; "
+	switch failed {
+	case 0:
+		note += "all succeeded."
+	case len(h):
+		note += "none succeeded."
+	default:
+		note += strconv.Itoa(failed) + " did not succeed."
+	}
 	p.raw(`<svg id="chart" viewBox="0 0 `, strconv.Itoa(width), ` `, strconv.Itoa(height),
 		`" preserveAspectRatio="none" role="img" aria-labelledby="chart-title" aria-describedby="chart-note"><title id="chart-title">Run durations</title>`,
 		`<line x1="0" y1="`, strconv.Itoa(height-1), `" x2="`, strconv.Itoa(width), `" y2="`, strconv.Itoa(height-1), `" stroke="#57606a" stroke-width="2"/>`)
 	for i, r := range h {
 		bh := max(float64(r.Duration())*scale, 2)
-		x := float64(i)*slot + slot*0.1
+		x := left + float64(i)*slot + slot*0.1
 		res := ResultOf(r.Result)
 		color := "#1a7f37"
 		switch res {
@@ -629,4 +654,28 @@ func orElse(v, prefix, none string) string {
 		return none
 	}
 	return prefix + v
+}
+
+// runsWord is "the last run" or "the last 3 runs".
+func runsWord(n int) string {
+	if n == 1 {
+		return "the last run"
+	}
+	return "the last " + strconv.Itoa(n) + " runs"
+}
+
+func upper(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// short cuts s to n characters, with an ellipsis.
+func short(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
