@@ -361,11 +361,13 @@ func (s *State) Handler() http.Handler {
 // client sending nothing, or both at the same weight. ?format=json forces
 // JSON (the page links to it).
 func WantsHTML(r *http.Request) bool {
-	switch r.URL.Query().Get("format") {
-	case "json":
-		return false
-	case "html":
-		return true
+	if strings.Contains(r.URL.RawQuery, "format=") { // parse only then: monitors poll hard
+		switch r.URL.Query().Get("format") {
+		case "json":
+			return false
+		case "html":
+			return true
+		}
 	}
 	var htmlQ, jsonQ float64
 	for _, h := range r.Header.Values("Accept") {
