@@ -39,13 +39,16 @@ type lastJSON struct {
 	ReportError string          `json:",omitempty"`
 }
 
-// runningJSON is a run in progress, with its output so far (bounded tails,
-// masked), as the original go-cron showed it.
+// runningJSON is a run in progress with its output so far (bounded tails,
+// masked), under the original go-cron's keys, in its order (it showed a
+// running job as a Last without an exit).
 type runningJSON struct {
-	Pid          int
-	StartingTime string
+	Exit_status  int //nolint:revive // contract spelling
 	Stdout       string
 	Stderr       string
+	ExitTime     string
+	Pid          int
+	StartingTime string
 }
 
 // lastGoodJSON is the last successful run, what it reported and how long ago
@@ -314,12 +317,12 @@ const (
 	PathRuns    = "/api/runs"
 )
 
-// Handler serves, on a mux of its own, the status on every path but the
-// routes above: JSON, or the page for a browser (see WantsHTML); /healthz;
-// /metrics; /api/runs.
+// Handler serves, on a mux of its own, GET /healthz, /metrics and
+// /api/runs, and the status on every other path and method, as the
+// original go-cron did: JSON, or the page for a browser (see WantsHTML).
 func (s *State) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Accept")
 		var b []byte
 		var code int

@@ -61,7 +61,7 @@ func TestJSONAsBeforeThePage(t *testing.T) {
 }
 
 // Issue 14 item 5: the status on every path but the named routes, with the
-// same codes; other methods as before.
+// same codes, and with any method, as the original go-cron served it.
 func TestEveryPathServesTheStatus(t *testing.T) {
 	c := &fakeClock{t: t0}
 	s := New(Config{Schedule: "@hourly", History: 2, Now: c.Now})
@@ -80,15 +80,16 @@ func TestEveryPathServesTheStatus(t *testing.T) {
 		{"GET", "/healthz", 200, "text/plain; charset=utf-8"},
 		{"GET", "/metrics", 200, "text/plain; version=0.0.4; charset=utf-8"},
 		{"GET", "/api/runs", 200, "application/json"},
-		{"POST", "/", 405, ""},
-		{"POST", "/status", 405, ""},
+		{"POST", "/", 503, "application/json"}, // any method, as the original
+		{"DELETE", "/status", 503, "application/json"},
+		{"POST", "/metrics", 503, "application/json"}, // the routes are GETs
 	} {
 		rec := httptest.NewRecorder()
 		s.Handler().ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
 		if rec.Code != tc.code || (tc.ctype != "" && rec.Header().Get("Content-Type") != tc.ctype) {
 			t.Errorf("%s %s: %d %q, want %d %q", tc.method, tc.path, rec.Code, rec.Header().Get("Content-Type"), tc.code, tc.ctype)
 		}
-		if tc.ctype == "application/json" && tc.method == "GET" {
+		if tc.ctype == "application/json" && tc.method != "HEAD" {
 			var m map[string]json.RawMessage
 			if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil {
 				t.Errorf("%s: %v", tc.path, err)
