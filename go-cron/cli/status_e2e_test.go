@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,8 +18,10 @@ import (
 	"cronbox/testkit"
 )
 
-// The original go-cron served its status on every path; monitors poll
-// /status or /health. Only the documented routes differ.
+// The original go-cron served its status on every path and method (odise/go-cron
+// v0.0.5, built and asked: GET, POST and DELETE /status, /health, /x all gave
+// its JSON with 200, or 503 after a failed run); monitors poll /status or
+// /health. Only the documented routes (GETs) differ.
 func TestStatusOnEveryPath(t *testing.T) {
 	g := start(t, options{}, "--run-on-start", never, "--", "sh", "-c", "echo broken >&2; exit 4")
 	g.waitFinished(t, 10*time.Second)
@@ -27,6 +30,18 @@ func TestStatusOnEveryPath(t *testing.T) {
 		code, b := g.get(t, path)
 		if code != 503 || !bytes.Equal(b, root) {
 			t.Errorf("GET %s: %d, same body as / %v:\n%s", path, code, bytes.Equal(b, root), b)
+		}
+	}
+	for _, method := range []string{"POST", "DELETE", "PUT"} {
+		req, _ := http.NewRequest(method, "http://"+g.addr+"/health", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 503 || !bytes.Equal(b, root) {
+			t.Errorf("%s /health: %d, same body as GET / %v", method, resp.StatusCode, bytes.Equal(b, root))
 		}
 	}
 	for path, want := range map[string]string{"/healthz": "ok\n", "/metrics": "gocron_runs_total", "/api/runs": `"Runs": [`} {
@@ -78,8 +93,22 @@ func TestRunningCarriesLiveOutput(t *testing.T) {
 	if r.Pid == 0 || r.StartingTime == "" || r.Stderr != "a warning\n" || len(r.Stdout) > 32 {
 		t.Errorf("Running entry %+v", r)
 	}
-	if _, b := g.get(t, "/"); bytes.Contains(b, []byte(canary)) {
+	_, b := g.get(t, "/")
+	if bytes.Contains(b, []byte(canary)) {
 		t.Errorf("the live output shows the secret")
+	}
+	// The original's keys, in its order (odise/go-cron v0.0.5 showed a
+	// running job as {"Exit_status": 0, "Stdout", "Stderr", "ExitTime": "",
+	// "Pid", "StartingTime"}).
+	var m struct{ Running map[string]json.RawMessage }
+	json.Unmarshal(b, &m)
+	for _, raw := range m.Running {
+		if got := strings.Join(keysInOrder(t, raw), ","); got != "Exit_status,Stdout,Stderr,ExitTime,Pid,StartingTime" {
+			t.Errorf("Running entry keys %s", got)
+		}
+		if !bytes.Contains(raw, []byte(`"Exit_status": 0,`)) || !bytes.Contains(raw, []byte(`"ExitTime": "",`)) {
+			t.Errorf("Running entry %s", raw)
+		}
 	}
 	if err := os.WriteFile(release, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -149,4 +178,26 @@ printf '{"kind":"tar","location":"%s","size":%d,"sha256":"%s"}\n' "$out" "$size"
 	if left, _ := filepath.Glob(filepath.Join(tmp, "*")); len(left) != 0 {
 		t.Errorf("left behind: %v", left)
 	}
+}
+
+// keysInOrder lists a JSON object's top-level keys as they come.
+func keysInOrder(t *testing.T, raw json.RawMessage) []string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	var keys []string
+	if _, err := dec.Token(); err != nil { // {
+		t.Fatal(err)
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k.(string))
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
 }
