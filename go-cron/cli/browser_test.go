@@ -269,6 +269,9 @@ esac`
 			},
 			health: `^Healthy: no run has finished yet$`, good: `^None yet`, rows: 0,
 			check: func(t *testing.T, s seen, _ *browsertest.Browser, _ *gocron) {
+				if !regexp.MustCompile(`The lock is held by replica-a \(slot \S+\): this replica skips its slots\.`).MatchString(s.Running) {
+					t.Errorf("now %q", s.Running)
+				}
 				for _, want := range []string{"Lock", "Holder\nreplica-a", "Instance\nreplica-b", "held by replica-a", "Etcd\nreachable"} {
 					if !strings.Contains(s.Lock, want) {
 						t.Errorf("lock section lacks %q:\n%s", want, s.Lock)

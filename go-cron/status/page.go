@@ -301,6 +301,21 @@ func (p *page) nowCard() {
 		p.text(" (" + until(s.next.Sub(p.now)) + ").")
 		p.raw(`</p>`)
 	}
+	// With --lock-etcd: who runs the slot now (the "Lock" section's Holder).
+	if lock := p.sectionFields("Lock"); lock != nil {
+		holder, _ := lock["Holder"].(string)
+		switch holding, _ := lock["Holding"].(bool); {
+		case holding:
+			p.raw(`<p id="lock-holder">This replica holds the lock.</p>`)
+		case holder != "":
+			p.raw(`<p id="lock-holder">The lock is held by `)
+			p.text(holder)
+			if slot, _ := lock["HeldSlot"].(string); slot != "" {
+				p.text(" (slot " + slot + ")")
+			}
+			p.raw(`: this replica skips its slots.</p>`)
+		}
+	}
 	if sh := s.shared; sh != nil && sh.Last != nil && sh.Last.Instance != "" {
 		p.raw(`<p>The last run ran on `)
 		p.text(sh.Last.Instance)
@@ -356,12 +371,8 @@ func (p *page) scheduleCard() {
 func (p *page) sections() {
 	s := p.s
 	for _, k := range sortedKeys(s.sections) {
-		b, err := json.Marshal(s.sections[k].value)
-		if err != nil {
-			continue
-		}
-		var fields map[string]any
-		if json.Unmarshal([]byte(s.cfg.Redactor.String(string(b))), &fields) != nil || len(fields) == 0 {
+		fields := p.sectionFields(k)
+		if len(fields) == 0 {
 			continue
 		}
 		id := "section-" + strings.ToLower(k)
@@ -397,6 +408,24 @@ func (p *page) sections() {
 		}
 		p.raw(`</dl></section>`)
 	}
+}
+
+// sectionFields is section k's top-level fields as the JSON shows them
+// (masked), or nil.
+func (p *page) sectionFields(k string) map[string]any {
+	sec, ok := p.s.sections[k]
+	if !ok {
+		return nil
+	}
+	b, err := json.Marshal(sec.value)
+	if err != nil {
+		return nil
+	}
+	var fields map[string]any
+	if json.Unmarshal([]byte(p.s.cfg.Redactor.String(string(b))), &fields) != nil {
+		return nil
+	}
+	return fields
 }
 
 // runs is the recent runs: a duration chart and a table.
