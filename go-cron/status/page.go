@@ -31,6 +31,7 @@ a{color:#0550ae}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.875rem}
 code{overflow-wrap:anywhere}
 pre{background:#f6f8fa;padding:.5rem;margin:.25rem 0;overflow:auto;max-height:20rem;white-space:pre-wrap;overflow-wrap:anywhere}
+pre[aria-label]::before{content:attr(aria-label);display:block;color:#57606a;font-family:system-ui,sans-serif;font-size:.75rem}
 .health{font-size:1.2rem;font-weight:600;padding:.75rem 1rem;border-radius:.4rem;margin:0 0 1rem;border:2px solid}
 .ok{background:#dafbe1;color:#0f5323;border-color:#1a7f37}
 .bad{background:#ffebe9;color:#86061d;border-color:#cf222e}
