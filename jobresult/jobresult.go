@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"syscall"
 )
 
 // Env names the variable that carries the result file's path.
@@ -140,11 +141,16 @@ var ErrTooLarge = fmt.Errorf("larger than %d bytes", MaxSize)
 // Result does not know; when a known field has the wrong type, raw is still
 // returned with the error.
 func Read(path string, mask func(string) string) (raw json.RawMessage, r Result, err error) {
-	f, err := os.Open(path)
+	// The job may have put something else at the path: a symlink is not
+	// followed, and a FIFO (or device) is refused without blocking on it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, r, fmt.Errorf("%s: %w", Env, err)
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, r, fmt.Errorf("%s %s: not a regular file", Env, path)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
 		return nil, r, fmt.Errorf("%s: %w", Env, err)

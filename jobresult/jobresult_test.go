@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -161,5 +162,29 @@ func TestSetIndices(t *testing.T) {
 	s.SetIndices(names)
 	if s.IndexCount != MaxIndices+5 || len(s.Indices) != MaxIndices {
 		t.Errorf("%d %d", s.IndexCount, len(s.Indices))
+	}
+}
+
+// What a job leaves at the path instead of a file is refused, at once: a
+// FIFO must not hang go-cron, a symlink must not show what it points to.
+func TestNotARegularFile(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret.json")
+	if err := os.WriteFile(secret, []byte(`{"message":"private"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.json")
+	if err := os.Symlink(secret, link); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{link, fifo, dir} {
+		raw, _, err := Read(p, nil)
+		if err == nil || raw != nil {
+			t.Errorf("%s: %s, %v", p, raw, err)
+		}
 	}
 }
