@@ -95,6 +95,8 @@ type State struct {
 	sections map[string]section // added by other parts (the lock), keyed by JSON key
 
 	jsonCache, pageCache, runsCache cache
+
+	extraMetrics []func(*strings.Builder) // see AddMetrics
 }
 
 // New returns an empty state.
