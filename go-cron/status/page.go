@@ -393,21 +393,44 @@ func (p *page) sections() {
 		}
 		p.raw(`<dl>`)
 		for _, f := range sortedKeys(fields) {
-			v := fields[f]
-			var text string
-			switch x := v.(type) {
-			case string:
-				text = x
-			case nil:
-				continue
-			default:
-				b, _ := json.Marshal(x)
-				text = string(b)
+			if text := plain(fields[f]); text != "" {
+				p.dt(f)
+				p.text(text)
 			}
-			p.dt(f)
-			p.text(text)
 		}
 		p.raw(`</dl></section>`)
+	}
+}
+
+// plain is a JSON value for people: "yes"/"no", lists joined with "; ",
+// objects as "key value, key value".
+func plain(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case bool:
+		return yesNo(x, "yes", "no")
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, e := range x {
+			if t := plain(e); t != "" {
+				parts = append(parts, t)
+			}
+		}
+		return strings.Join(parts, "; ")
+	case map[string]any:
+		parts := make([]string, 0, len(x))
+		for _, k := range sortedKeys(x) {
+			if t := plain(x[k]); t != "" {
+				parts = append(parts, k+" "+t)
+			}
+		}
+		return strings.Join(parts, ", ")
+	default:
+		b, _ := json.Marshal(x)
+		return string(b)
 	}
 }
 

@@ -388,6 +388,19 @@ func TestPage(t *testing.T) {
 	}
 }
 
+func TestPlain(t *testing.T) {
+	var v any
+	json.Unmarshal([]byte(`{"Channels":[{"Channel":"webhook","Sent":2,"Failed":0}],"FailOpen":false,"Events":["failure","stale"],"None":null}`), &v)
+	m := v.(map[string]any)
+	for k, want := range map[string]string{
+		"Channels": "Channel webhook, Failed 0, Sent 2", "FailOpen": "no", "Events": "failure; stale", "None": "",
+	} {
+		if got := plain(m[k]); got != want {
+			t.Errorf("%s: %q, want %q", k, got, want)
+		}
+	}
+}
+
 func TestCutTail(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
