@@ -52,6 +52,7 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "go-cron", args: []string{"--bogus", "@hourly", "--", "true"}, want: "bogus"},
 		{tool: "go-cron", args: []string{"@hourly"}, want: "command"},
 		{tool: "go-cron", args: []string{"--history", "many", "@hourly", "--", "true"}, want: "history"},
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_STATUS_FILE=run/status"}, want: "GOCRON_STATUS_FILE"},
 		// go-cron: pings and notifications (issue 16).
 		{tool: "go-cron", args: []string{"--ping-url", "ftp://hc.example/x", "@hourly", "--", "true"}, want: "ping-url"},
 		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_PING_URL=hc-ping.com/0f8a-uuid"}, want: "GOCRON_PING_URL"},

@@ -38,6 +38,9 @@ type VersitygwOptions struct {
 	// Versioning lets buckets keep versions (posix --versioning-dir), as
 	// every bucket with object lock does on AWS.
 	Versioning bool
+	// AccessKey and SecretKey are the credentials; default a fixed access
+	// key and a fresh secret.
+	AccessKey, SecretKey string
 }
 
 // VersitygwWith is Versitygw with options.
@@ -48,6 +51,9 @@ func VersitygwWith(t testing.TB, opts VersitygwOptions) *S3Server {
 		AccessKey: "cronboxtestaccess",
 		SecretKey: "cronboxtestsecret-" + strconv.FormatInt(time.Now().UnixNano(), 36),
 		Dir:       t.TempDir(),
+	}
+	if opts.AccessKey != "" || opts.SecretKey != "" {
+		s.AccessKey, s.SecretKey = opts.AccessKey, opts.SecretKey
 	}
 	versions := t.TempDir() // outside Dir, where every directory is a bucket
 	var lastErr error
