@@ -40,8 +40,10 @@ const usage = `usage: go-cron [flags] SCHEDULE -- COMMAND [ARGS...]
        go-cron --once [flags] [--] COMMAND [ARGS...]
 
 Runs COMMAND on SCHEDULE, one run at a time, and serves the job's state as
-JSON on the status address (GET /: 200 while the last run succeeded, 503
-when it failed or, with --max-age, is stale; /healthz; /metrics).
+JSON on the status address (GET / and any other path: 200 while the last
+run succeeded, 503 when it failed or, with --max-age, is stale; a page for
+browsers; /api/runs; /healthz; /metrics). Each run may report its result in
+the file GOCRON_RESULT_FILE names.
 
 SCHEDULE: 6 fields with seconds first ("0/10 * * * * *"), 5 standard fields
 ("*/5 * * * *"), a descriptor ("@hourly", "@every 10s"), optionally prefixed
