@@ -29,7 +29,7 @@ func ParseFields(s string) (Fields, error) {
 	case "seconds":
 		return Seconds, nil
 	}
-	return Standard, fmt.Errorf("%q: want standard (five fields are minute first, as every cron reads them) or seconds (the original go-cron's reading: second first, day-of-week *)", s)
+	return Standard, errors.New("want standard (five fields are minute first, as every cron reads them) or seconds (the original go-cron's reading: second first, day-of-week *)")
 }
 
 func (f Fields) String() string {
