@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"cronbox/go-cron/notify"
 	"cronbox/go-cron/reaper"
 	"cronbox/go-cron/redact"
 	"cronbox/go-cron/run"
@@ -79,7 +80,9 @@ type options struct {
 	fields     string
 	chk        checkOptions
 	lock       lockOptions
-	dashed     bool // the positional arguments came after "--"
+	notify     notifyOptions
+	dashed     bool            // the positional arguments came after "--"
+	set        map[string]bool // the flags given on the command line
 }
 
 // usageError is a usage or configuration error: exit status 2.
@@ -157,6 +160,7 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 	str(&o.fields, "fields", "GOCRON_FIELDS", "standard", "how 5-field schedules are read: standard (minute first) or seconds (second first, day-of-week *: the original go-cron's reading)")
 	o.chk.flags(str, integer)
 	o.lock.flags(str, dur, boolean)
+	o.notify.flags(str, dur, boolean, integer)
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -169,6 +173,7 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	o.set = set
 	for name, env := range envOf {
 		if env == "" || set[name] {
 			continue
@@ -300,7 +305,12 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 	if err != nil {
 		return 2, usagef("--secret-names: %v", err)
 	}
-	red := redact.New(environ, patterns)
+	ncfg, err := o.notify.resolve(environ, o.set)
+	if err != nil {
+		return 2, err
+	}
+	// The notification URLs' tokens are masked like secret variables.
+	red := redact.New(environ, patterns).With(notify.Secrets(ncfg)...)
 	log, err := newLogger(o, stderr, red)
 	if err != nil {
 		return 2, err
@@ -378,6 +388,19 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 			return 2, err
 		}
 		defer gate.close()
+	}
+
+	nt, err := startNotifier(ncfg, o, environ, command, st, gate, red, log)
+	if err != nil {
+		return 2, err
+	}
+	defer func() {
+		dctx, c := context.WithTimeout(context.Background(), o.notify.timeout)
+		nt.Close(dctx)
+		c()
+	}()
+
+	if gate != nil {
 		// Know the shared state before the first status request.
 		if err := gate.l.Refresh(ctx); err != nil {
 			log.Warn("lock: etcd unreachable at start; not running until it answers", "err", err)
@@ -413,16 +436,20 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 		Timeout: o.timeout, Grace: o.grace, PipeWait: o.pipeWait,
 		Redactor: red, Guard: rp, Log: log, Kill: kill,
 	}
+	jobEnviron := withoutNotifyVars(environ)
 	job := func(ctx context.Context, slot time.Time) run.Result {
 		// Logged once the job has started: the log line is not on the way
 		// between the slot and the job's start.
 		rc := rc
-		rc.Env = jobEnv(environ, slot, gate)
+		rc.Env = jobEnv(jobEnviron, slot, gate)
+		nr := nt.Begin(slot)
 		r := run.Run(ctx, rc, func(pid int, start time.Time) {
 			st.Started(pid, start)
+			nr.Started()
 			log.Info("run started", "slot", slot.Format(time.RFC3339), "pid", pid, "command", strings.Join(command, " "))
 		})
 		st.Finished(r)
+		nr.Finished(r)
 		attrs := []any{"pid", r.Pid, "exit_status", r.ExitStatus, "result", status.ResultOf(r), "duration", r.Duration().Round(time.Millisecond)}
 		if r.Signal != "" {
 			attrs = append(attrs, "signal", r.Signal)
@@ -463,7 +490,7 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 
 	sc := scheduler.New(scheduler.Config{
 		Schedule: sched, Job: job, Overlap: o.overlap, Jitter: o.jitter,
-		RunOnStart: o.runOnStart, Observer: st, Log: log, Gate: gate.asGate(),
+		RunOnStart: o.runOnStart, Observer: observers{st, nt}, Log: log, Gate: gate.asGate(),
 	})
 	sc.Run(ctx)
 	last, ran := st.Last()
