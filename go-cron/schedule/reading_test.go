@@ -171,6 +171,8 @@ func TestWords(t *testing.T) {
 		{"0/10 * * * * *", Standard, "every 10th second from 0", ""},
 		{"0 30 2 * * *", Standard, "at 02:30:00 every day", ""},
 		{"0 0 0 1 */3 *", Standard, "at 00:00:00 on day-of-month 1 in every 3rd month", ""},
+		{"CRON_TZ=Europe/Berlin 30 2 * * *", Standard, "at 02:30:00 every day", `write "CRON_TZ=Europe/Berlin 30 2 * * * *" or set`},
+		{"TZ=UTC */5 * * * *", Seconds, "every 5th second", `write "TZ=UTC 0 */5 * * * *" or unset`},
 		{"@weekly", Standard, "at 00:00:00 on Sunday", ""},
 		{"@hourly", Standard, "at second 0 of minute 0 of every hour", ""},
 	} {
@@ -181,7 +183,7 @@ func TestWords(t *testing.T) {
 		if s.Words != tc.words {
 			t.Errorf("%q (%s): words %q, want %q", tc.spec, tc.fields, s.Words, tc.words)
 		}
-		if !strings.Contains(s.Other(), tc.other) || (len(strings.Fields(tc.spec)) == 5) != (s.Other() != "") {
+		if !strings.Contains(s.Other(), tc.other) || (s.FiveFields != nil) != (s.Other() != "") || (s.FiveFields != nil) != strings.HasPrefix(s.Form, "5 fields") {
 			t.Errorf("%q (%s): other %q, want %q", tc.spec, tc.fields, s.Other(), tc.other)
 		}
 	}

@@ -97,8 +97,10 @@ func ParseWith(text string, o Options) (*Schedule, error) {
 		return nil, &Error{Text: text, Field: field, Value: value, Err: err}
 	}
 	spec := strings.TrimSpace(text)
+	prefix := "" // "CRON_TZ=Zone ", kept for the other reading's text
 	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
-		prefix, rest, _ := strings.Cut(spec, " ")
+		var rest string
+		prefix, rest, _ = strings.Cut(spec, " ")
 		_, name, _ := strings.Cut(prefix, "=")
 		l, err := time.LoadLocation(name)
 		if err != nil || name == "" {
@@ -109,6 +111,7 @@ func ParseWith(text string, o Options) (*Schedule, error) {
 		}
 		loc = l
 		spec = strings.TrimSpace(rest)
+		prefix += " "
 	}
 	if spec == "" {
 		return fail("", "", errors.New("empty schedule"))
@@ -166,9 +169,9 @@ func ParseWith(text string, o Options) (*Schedule, error) {
 			alt := &Alternative{Fields: Seconds}
 			if o.Fields == Seconds {
 				alt.Fields = Standard
-				alt.Six = "0 " + spec
+				alt.Six = prefix + "0 " + spec
 			} else {
-				alt.Six = spec + " *"
+				alt.Six = prefix + spec + " *"
 			}
 			s.FiveFields = alt
 		}
