@@ -15,11 +15,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"cronbox/go-cron/health"
 	"cronbox/go-cron/notify"
 	"cronbox/go-cron/reaper"
 	"cronbox/go-cron/redact"
@@ -83,6 +85,10 @@ type options struct {
 	notify     notifyOptions
 	dashed     bool            // the positional arguments came after "--"
 	set        map[string]bool // the flags given on the command line
+
+	// The HEALTHCHECK's view of the status port (healthcheck.go).
+	statusFile  string // GOCRON_STATUS_FILE: the bound address is recorded here
+	healthcheck bool   // --healthcheck: probe a running go-cron's /healthz
 }
 
 // usageError is a usage or configuration error: exit status 2.
@@ -142,6 +148,8 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 	str(&o.schedule, "s", "", "", "the schedule (the original go-cron's flag)")
 	str(&o.port, "p", "", "", "status port, as in the original go-cron: -p 8080 means --status-addr :8080")
 	str(&o.addr, "status-addr", "GOCRON_STATUS_ADDR", ":18080", `status HTTP address ("off": none)`)
+	str(&o.statusFile, "status-file", "GOCRON_STATUS_FILE", "", `record the status address bound (or "off") in this file, for --healthcheck`)
+	boolean(&o.healthcheck, "healthcheck", "", "probe the running go-cron's /healthz at the address its --status-file records (else --status-addr); exit 0 when healthy, 1 when not")
 	dur(&o.timeout, "timeout", "GOCRON_TIMEOUT", 0, "stop a run after this long (SIGTERM to its process group, then SIGKILL after --grace); 0: never")
 	dur(&o.grace, "grace", "GOCRON_GRACE", 10*time.Second, "time between SIGTERM (timeout or shutdown) and SIGKILL")
 	dur(&o.pipeWait, "pipe-wait", "GOCRON_PIPE_WAIT", 2*time.Second, "how long a leftover process may keep the job's output open after the job exits")
@@ -223,6 +231,9 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 	if err := o.chk.validate(o.check, set, origin); err != nil {
 		return nil, nil, err
 	}
+	if o.statusFile != "" && !filepath.IsAbs(o.statusFile) {
+		return nil, nil, usagef("%s %q: want an absolute path", flagOrEnv("status-file", envOf, set), o.statusFile)
+	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return nil, nil, usagef("--log-format %q: want text or json", o.logFormat)
 	}
@@ -300,6 +311,9 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 	if o.version {
 		fmt.Fprintln(stdout, "go-cron", Version)
 		return 0, nil
+	}
+	if o.healthcheck {
+		return healthcheck(parent, o, stdout)
 	}
 	patterns, err := redact.ParsePatterns(o.secrets)
 	if err != nil {
@@ -428,7 +442,10 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 			defer c()
 			srv.Shutdown(sctx) //nolint:errcheck
 		}()
+		defer recordStatusAddr(o, ln.Addr().String(), log)()
 		log.Info("status listening", "addr", ln.Addr().String())
+	} else {
+		defer recordStatusAddr(o, health.Off, log)()
 	}
 
 	rc := run.Config{
