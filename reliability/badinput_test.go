@@ -52,6 +52,17 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "go-cron", args: []string{"--bogus", "@hourly", "--", "true"}, want: "bogus"},
 		{tool: "go-cron", args: []string{"@hourly"}, want: "command"},
 		{tool: "go-cron", args: []string{"--history", "many", "@hourly", "--", "true"}, want: "history"},
+		// go-cron: five-field reading, Quartz syntax, --check's own flags.
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_FIELDS=minutes"}, want: "GOCRON_FIELDS"},
+		{tool: "go-cron", args: []string{"--fields", "secs", "@hourly", "--", "true"}, want: "--fields"},
+		{tool: "go-cron", args: []string{"0 0 L * *", "--", "true"}, want: `day-of-month "L"`},
+		{tool: "go-cron", args: []string{"0 0 * * 1#2", "--", "true"}, want: `day-of-week "1#2"`},
+		{tool: "go-cron", args: []string{"0 0 * * 8", "--", "true"}, want: "day-of-week"},
+		{tool: "go-cron", args: []string{"--check", "--from", "yesterday", "@hourly", "--", "true"}, want: "--from"},
+		{tool: "go-cron", args: []string{"--check", "@hourly", "--", "true"}, env: []string{"GOCRON_CHECK_FROM=2026-13-45"}, want: "GOCRON_CHECK_FROM"},
+		{tool: "go-cron", args: []string{"--check", "--count", "0", "@hourly", "--", "true"}, want: "--count"},
+		{tool: "go-cron", args: []string{"--check", "@hourly", "--", "true"}, env: []string{"GOCRON_CHECK_COUNT=many"}, want: "GOCRON_CHECK_COUNT"},
+		{tool: "go-cron", args: []string{"--count", "5", "@hourly", "--", "true"}, want: "--count works with --check only"},
 		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_STATUS_FILE=run/status"}, want: "GOCRON_STATUS_FILE"},
 		// go-cron: pings and notifications (issue 16).
 		{tool: "go-cron", args: []string{"--ping-url", "ftp://hc.example/x", "@hourly", "--", "true"}, want: "ping-url"},
