@@ -124,7 +124,8 @@ func TestStatusPageInABrowser(t *testing.T) {
 			},
 			health: `^Healthy: no run has finished yet$`, good: `^None yet: no run has succeeded\.$`, rows: 0,
 			check: func(t *testing.T, s seen, _ *browsertest.Browser, _ *gocron) {
-				if s.Fires != 5 || !strings.Contains(s.Schedule, "Time zone local (CET)") || !strings.Contains(s.Running, "Idle.") {
+				if s.Fires != 5 || !strings.Contains(s.Schedule, "on 0 0 1 1 *: at 00:00:00 on day-of-month 1 in January (5 fields, minute first") ||
+					!strings.Contains(s.Schedule, "Time zone local (CET)") || !strings.Contains(s.Running, "Idle.") {
 					t.Errorf("schedule %q (%d fire times), now %q", s.Schedule, s.Fires, s.Running)
 				}
 			},

@@ -395,7 +395,11 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 		Version: Version, Redactor: red,
 	})
 	if sched != nil {
-		st.Describe(sched.Form, sched.Location, func(t time.Time, n int) []time.Time { return schedule.NextN(sched, t, n) })
+		reading := sched.Form
+		if sched.Words != "" {
+			reading = sched.Words + " (" + sched.Form + ")"
+		}
+		st.Describe(reading, sched.Location, func(t time.Time, n int) []time.Time { return schedule.NextN(sched, t, n) })
 	}
 	resultDir := resultDir(log)
 	if resultDir != "" {
