@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # go-cron's status port with the page and job results, beside the go-cron
-# before them (BEFORE, a commit; default 080bc0e, the last one without),
-# measured in the same run:
+# before them (BEFORE, a commit; default: see below), measured in the same
+# run:
 #   binary size    both built as `make build` builds bin/go-cron
 #   idle RSS       VmRSS a few seconds after start, nothing running
 #   RSS after use  VmRSS after the wrk runs below
@@ -15,7 +15,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$(go env GOPATH)/bin:$PATH"
 
-BEFORE=${BEFORE:-080bc0e}
+# BEFORE: the commit on the first-parent line just before job results and
+# the page came in (on main: that merge's first parent), so that later
+# changes to go-cron count on neither side. BEFORE=main compares with main.
+if [ -z "${BEFORE:-}" ]; then
+	first=$(git log --first-parent --reverse --format=%H -- jobresult go-cron/status/page.go | head -n 1)
+	BEFORE=$(git rev-parse --short "$first^")
+fi
 AFTER=${GOCRON:-bin/go-cron}
 DURATION=${DURATION:-10s}
 [ -x "$AFTER" ] || { echo "bench/status-page.sh: $AFTER missing: run make build" >&2; exit 1; }
