@@ -1,13 +1,13 @@
 package codec
 
 import (
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
 
 	"filippo.io/age"
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -36,8 +36,6 @@ func recipientKind(r age.Recipient) string {
 		return "X25519"
 	case *age.ScryptRecipient:
 		return "scrypt"
-	case *age.HybridRecipient:
-		return "mlkem768x25519"
 	}
 	return fmt.Sprintf("%T", r)
 }
