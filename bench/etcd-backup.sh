@@ -14,8 +14,9 @@
 #     made with the stock tools, as separate steps;
 #   - gof3r put of the same snapshot from a pipe: the S3 package's stream
 #     path alone, which bounds what any streamed upload costs here.
-# Each is run twice; the faster run is shown, with the 1-minute load
-# average when it started (other work shares the machine). Targets: the S3
+# Each is run twice (etcd-backup's three ways of storing: three rounds,
+# interleaved); the faster run is shown, with the 1-minute load average when
+# it started (other work shares the machine). Targets: the S3
 # streaming pass within 1.1x of etcdctl's local save; zstd+age within 1.15x
 # of the plain save; etcd-backup's peak RSS under 64 MB whatever the
 # database size. The compression ratio is the snapshot's size over the
@@ -67,6 +68,16 @@ measure() { # label, command... ; prints "secs rss_mb load1"
 	echo "$best $((rss / 1024)) $load"
 }
 
+measure1() { # label, command... ; one run; prints "secs rss_mb load1"
+	local label=$1
+	shift
+	rm -rf "${work:?}"/s3/bench/*
+	read -r l1 _ </proc/loadavg
+	/usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/$label.log" 2>&1 || { echo "bench: $label failed:" >&2; cat "$work/$label.log" >&2; return 1; }
+	read -r secs kb <"$work/time"
+	echo "$secs $((kb / 1024)) $l1"
+}
+
 row() { printf '| %-9s | %-50s | %7.2f s | %6s MB | %5s |\n' "$1" "$2" "$3" "$4" "$5"; }
 note() { printf '| %-9s | %-50s | %s |\n' "$1" "$2" "$3"; }
 results=()
@@ -86,11 +97,22 @@ for size in $sizes; do
 	label="$((dbsize >> 20)) MiB"
 
 	read -r t_ctl r_ctl l_ctl < <(measure etcdctl etcdctl --endpoints "$ep" snapshot save "$work/ctl.db")
-	read -r t_s3 r_s3 l_s3 < <(measure eb-s3 env ETCD_BACKUP_LOG_LEVEL=debug "$eb" save --endpoints "$ep" "s3://bench/etcd.db")
+	# The three ways of storing, interleaved (plain, zstd, zstd+age, three
+	# rounds) so that each sees the same load; the best of each is shown.
+	t_s3="" r_s3=0 l_s3="" t_zst="" r_zst=0 l_zst="" t_age="" r_age=0 l_age=""
+	for _ in 1 2 3; do
+		read -r t r l < <(measure1 eb-s3 env ETCD_BACKUP_LOG_LEVEL=debug "$eb" save --endpoints "$ep" "s3://bench/etcd.db")
+		if [ -z "$t_s3" ] || [ "$(echo "$t < $t_s3" | bc)" = 1 ]; then t_s3=$t l_s3=$l; fi
+		[ "$r" -gt "$r_s3" ] && r_s3=$r
+		read -r t r l < <(measure1 eb-zst "$eb" save --endpoints "$ep" --compress zstd "s3://bench/etcd.db.zst")
+		if [ -z "$t_zst" ] || [ "$(echo "$t < $t_zst" | bc)" = 1 ]; then t_zst=$t l_zst=$l; fi
+		[ "$r" -gt "$r_zst" ] && r_zst=$r
+		read -r t r l < <(measure1 eb-age "$eb" save --endpoints "$ep" --compress zstd --encrypt-to "$recipient" "s3://bench/etcd.db.zst.age")
+		if [ -z "$t_age" ] || [ "$(echo "$t < $t_age" | bc)" = 1 ]; then t_age=$t l_age=$l; fi
+		[ "$r" -gt "$r_age" ] && r_age=$r
+	done
 	# The S3 package logs the parts and how long the upload took.
 	split=$(grep -o 'parts=[0-9]* elapsed=[0-9.]*[mµ]*s' "$work/eb-s3.log" | tail -1 || true)
-	read -r t_zst r_zst l_zst < <(measure eb-zst "$eb" save --endpoints "$ep" --compress zstd "s3://bench/etcd.db.zst")
-	read -r t_age r_age l_age < <(measure eb-age "$eb" save --endpoints "$ep" --compress zstd --encrypt-to "$recipient" "s3://bench/etcd.db.zst.age")
 	# save's JSON result: the snapshot's size and what was stored.
 	snap_size=$(grep -o '"size":[0-9]*' "$work/eb-zst.log" | head -1 | cut -d: -f2)
 	stored_size=$(grep -o '"stored_size":[0-9]*' "$work/eb-zst.log" | head -1 | cut -d: -f2)
@@ -134,10 +156,10 @@ for size in $sizes; do
 	if [ -n "${t_pipe:-}" ]; then
 		results+=("$(row "$label" "cat snapshot | gof3r put (S3 stream path only)" "$t_pipe" "$r_pipe" "$l_pipe")")
 	fi
-	results+=("$(note "$label" "ratio etcd-backup->S3 / etcdctl local" "$(echo "scale=2; $t_s3 / $t_ctl" | bc)x")")
-	results+=("$(note "$label" "ratio zstd+age / plain save (target <= 1.15)" "$(echo "scale=2; $t_age / $t_s3" | bc)x")")
+	results+=("$(note "$label" "ratio etcd-backup->S3 / etcdctl local" "$(printf '%.2f' "$(echo "scale=3; $t_s3 / $t_ctl" | bc)")x")")
+	results+=("$(note "$label" "ratio zstd+age / plain save (target <= 1.15)" "$(printf '%.2f' "$(echo "scale=3; $t_age / $t_s3" | bc)")x")")
 	if [ -n "${snap_size:-}" ] && [ -n "${stored_size:-}" ] && [ "$stored_size" -gt 0 ]; then
-		results+=("$(note "$label" "compression ratio (snapshot / stored, zstd)" "$(echo "scale=2; $snap_size / $stored_size" | bc)x ($((snap_size >> 20)) MiB -> $((stored_size >> 20)) MiB)")")
+		results+=("$(note "$label" "compression ratio (snapshot / stored, zstd)" "$(printf '%.2f' "$(echo "scale=3; $snap_size / $stored_size" | bc)")x ($((snap_size >> 20)) MiB -> $((stored_size >> 20)) MiB)")")
 	fi
 	results+=("$(note "$label" "etcd-backup->S3 split (S3 package log)" "${split:-n/a}")")
 done
