@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -238,10 +237,13 @@ func (f *FlagSet) set(d *flagDef, shown, val string, hasVal bool, next func() (s
 		if !hasVal {
 			return d.value.Set("true")
 		}
-		if _, err := strconv.ParseBool(val); err != nil || f.POSIX {
+		if f.POSIX {
 			return fmt.Errorf("flag %s takes no value", shown)
 		}
-		return d.value.Set(val)
+		if err := d.value.Set(val); err != nil {
+			return fmt.Errorf("flag %s %q: %v", shown, val, err)
+		}
+		return nil
 	}
 	if !hasVal {
 		v, ok := next()

@@ -116,7 +116,7 @@ func TestMistakes(t *testing.T) {
 		{[]string{"--count", "many"}, nil, `flag --count "many": want a whole number (see --help)`},
 		{[]string{"--timeout=soon"}, nil, `flag --timeout "soon": not a duration (such as 90s, 15m, 12h or 7d) (see --help)`},
 		{[]string{"--part-size", "1X"}, nil, `flag --part-size "1X": not a size (such as 8M or 20971520) (see --help)`},
-		{[]string{"--once=maybe"}, nil, "flag --once takes no value (see --help)"},
+		{[]string{"--once=maybe"}, nil, `flag --once "maybe": want true or false (see --help)`},
 		{nil, []string{"T_COUNT=many"}, `T_COUNT="many": want a whole number`},
 		{nil, []string{"T_ONCE=maybe"}, `T_ONCE="maybe": want true or false`},
 		{nil, []string{"T_TIMEOUT=soon"}, `T_TIMEOUT="soon": not a duration`},
