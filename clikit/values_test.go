@@ -44,6 +44,10 @@ func TestParseEndpoints(t *testing.T) {
 		` "http://a:2379","http://b:2379/" c:2379,, `: {"http://a:2379", "http://b:2379", "c:2379"},
 		"http://a:2379\thttp://b:2379\n":              {"http://a:2379", "http://b:2379"},
 		" , ":                                         nil,
+		"":                                            nil,
+		`'http://a:2379, http://b:2379/'`:             {"http://a:2379", "http://b:2379"},
+		"127.0.0.1:2379":                              {"127.0.0.1:2379"},
+		` "" `:                                        nil,
 	} {
 		if got := ParseEndpoints(in); !slices.Equal(got, want) {
 			t.Errorf("ParseEndpoints(%q) = %q, want %q", in, got, want)

@@ -507,18 +507,6 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestParseEndpoints(t *testing.T) {
-	for in, want := range map[string]string{
-		`"http://a:2379,http://b:2379"`: "[http://a:2379 http://b:2379]",
-		"http://a:2379/ http://b:2379":  "[http://a:2379 http://b:2379]",
-		"":                              "[]",
-	} {
-		if got := fmt.Sprint(ParseEndpoints(in)); got != want {
-			t.Errorf("ParseEndpoints(%q) = %s, want %s", in, got, want)
-		}
-	}
-}
-
 // BenchmarkClaimFinish measures what the lock adds to every run: grant,
 // claim transaction, finish transaction and revoke against one local member.
 func BenchmarkClaimFinish(b *testing.B) {
