@@ -10,25 +10,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"cronbox/clikit"
-	"cronbox/go-cron/health"
-	"cronbox/go-cron/notify"
-	"cronbox/go-cron/reaper"
 	"cronbox/go-cron/redact"
-	"cronbox/go-cron/run"
 	"cronbox/go-cron/schedule"
-	"cronbox/go-cron/scheduler"
-	"cronbox/go-cron/status"
 )
 
 // Version is set at build time with -ldflags "-X cronbox/go-cron/cli.Version=...".
@@ -185,7 +175,7 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 }
 
 // splitArgs finds the schedule and the command in the positional arguments.
-func splitArgs(o *options, args, environ []string) (sched, schedFrom string, command []string, err error) {
+func splitArgs(o *options, args []string) (sched, schedFrom string, command []string, err error) {
 	strip := func(a []string) []string {
 		if len(a) > 0 && a[0] == "--" {
 			return a[1:]
@@ -248,222 +238,14 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 	if o.healthcheck {
 		return healthcheck(parent, o, stdout)
 	}
-	patterns, err := redact.ParsePatterns(o.secrets)
-	if err != nil {
-		return 2, usagef("--secret-names: %v", err)
-	}
-	ncfg, err := o.notify.resolve(o.fs, o.lookup)
+	d, err := configure(o, args, environ, stdout, stderr)
 	if err != nil {
 		return 2, err
-	}
-	// The notification URLs' tokens are masked like secret variables.
-	red := redact.New(environ, patterns).With(notify.Secrets(ncfg)...)
-	log := newLogger(o, stderr, red)
-	schedText, schedFrom, command, err := splitArgs(o, args, environ)
-	if err != nil {
-		return 2, err
-	}
-	defaultLoc := time.Local
-	if tz, ok := o.lookup("CRON_TZ"); ok && tz != "" {
-		if defaultLoc, err = time.LoadLocation(tz); err != nil {
-			return 2, usagef("CRON_TZ=%q: %v", tz, err)
-		}
-	}
-	var sched *schedule.Schedule
-	if schedText != "" {
-		fields, _ := schedule.ParseFields(o.fields) // checked in parseFlags
-		if sched, err = schedule.ParseWith(schedText, schedule.Options{Location: defaultLoc, Fields: fields}); err != nil {
-			return 2, fmt.Errorf("%s: %w", schedFrom, err)
-		}
 	}
 	if o.check {
-		return checkOnly(o, schedText, schedFrom, sched, command, stdout, log)
+		return checkOnly(o, d.schedText, d.schedFrom, d.sched, d.command, stdout, d.log)
 	}
-	if len(red.Skipped()) > 0 {
-		log.Warn("secret-looking variables too short to mask", "names", strings.Join(red.Skipped(), ","), "min_len", redact.MinLen)
-	}
-
-	// SIGTERM/SIGINT stop scheduling and are forwarded to the running job.
-	ctx, cancel := context.WithCancelCause(parent)
-	defer cancel(nil)
-	// A second one during the grace period kills the job's group at once.
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
-	kill := make(chan struct{})
-	stopped := make(chan struct{})
-	defer close(stopped)
-	go func() {
-		select {
-		case s := <-sigs:
-			log.Info("stopping: signal received, forwarding it to the running job", "signal", run.SignalName(s), "grace", o.grace)
-			cancel(run.StopSignal{Signal: s.(syscall.Signal)})
-		case <-ctx.Done():
-			return
-		}
-		select {
-		case s := <-sigs:
-			log.Warn("stopping: second signal: killing the running job's process group now", "signal", run.SignalName(s))
-			close(kill)
-		case <-stopped:
-		}
-	}()
-
-	// PID 1 duty: reap what the job leaves behind.
-	rp := reaper.New(log)
-	if err := reaper.SetSubreaper(); err != nil && os.Getpid() != 1 {
-		log.Debug("cannot become child subreaper; orphans go to PID 1", "err", err)
-	}
-	reapCtx, stopReaper := context.WithCancel(context.Background())
-	defer stopReaper()
-	go rp.Run(reapCtx)
-
-	st := status.New(status.Config{
-		Schedule: schedText, Command: command, MaxAge: o.maxAge, History: o.history,
-		Version: Version, Redactor: red,
-	})
-	if sched != nil {
-		reading := sched.Form
-		if sched.Words != "" {
-			reading = sched.Words + " (" + sched.Form + ")"
-		}
-		st.Describe(reading, sched.Location, func(t time.Time, n int) []time.Time { return schedule.NextN(sched, t, n) })
-	}
-	resultDir := resultDir(log)
-	if resultDir != "" {
-		defer os.RemoveAll(resultDir)
-	}
-	var gate *lockGate
-	if o.lock.enabled() {
-		lcfg, err := o.lock.config(o, log)
-		if err != nil {
-			return 2, err
-		}
-		if gate, err = newLockGate(lcfg, st, log); err != nil {
-			return 2, err
-		}
-		defer gate.close()
-	}
-
-	nt, err := startNotifier(ncfg, o, command, st, gate, red, log)
-	if err != nil {
-		return 2, err
-	}
-	defer func() {
-		dctx, c := context.WithTimeout(context.Background(), o.notify.timeout)
-		nt.Close(dctx)
-		c()
-	}()
-
-	if gate != nil {
-		// Know the shared state before the first status request.
-		if err := gate.l.Refresh(ctx); err != nil {
-			log.Warn("lock: etcd unreachable at start; not running until it answers", "err", err)
-		}
-		gate.publish()
-		go gate.l.Poll(ctx)
-	}
-
-	if o.addr != "off" && o.addr != "" {
-		ln, err := net.Listen("tcp", o.addr)
-		if err != nil {
-			return 2, usagef("--status-addr %s: %v", o.addr, err)
-		}
-		srv := &http.Server{
-			Handler:           st.Handler(),
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       10 * time.Second,
-			WriteTimeout:      10 * time.Second,
-			IdleTimeout:       60 * time.Second,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-		}
-		go srv.Serve(ln) //nolint:errcheck // ends with Shutdown
-		defer func() {
-			sctx, c := context.WithTimeout(context.Background(), 2*time.Second)
-			defer c()
-			srv.Shutdown(sctx) //nolint:errcheck
-		}()
-		defer recordStatusAddr(o, ln.Addr().String(), log)()
-		log.Info("status listening", "addr", ln.Addr().String())
-	} else {
-		defer recordStatusAddr(o, health.Off, log)()
-	}
-
-	rc := run.Config{
-		Command: command, Stdout: stdout, Stderr: stderr, Tail: o.tail,
-		Timeout: o.timeout, Grace: o.grace, PipeWait: o.pipeWait,
-		Redactor: red, Guard: rp, Log: log, Kill: kill, ResultDir: resultDir,
-	}
-	jobEnviron := withoutNotifyVars(environ)
-	job := func(ctx context.Context, slot time.Time) run.Result {
-		// Logged once the job has started: the log line is not on the way
-		// between the slot and the job's start.
-		rc := rc
-		rc.Env = jobEnv(jobEnviron, slot, gate)
-		rc.Output = run.NewOutput(rc.Tail, red)
-		nr := nt.Begin(slot)
-		r := run.Run(ctx, rc, func(pid int, start time.Time) {
-			st.Started(pid, start, rc.Output)
-			nr.Started()
-			log.Info("run started", "slot", slot.Format(time.RFC3339), "pid", pid, "command", strings.Join(command, " "))
-		})
-		st.Finished(r)
-		nr.Finished(r)
-		attrs := []any{"pid", r.Pid, "exit_status", r.ExitStatus, "result", status.ResultOf(r), "duration", r.Duration().Round(time.Millisecond)}
-		if r.Signal != "" {
-			attrs = append(attrs, "signal", r.Signal)
-		}
-		if r.TimedOut {
-			attrs = append(attrs, "timed_out", true)
-		}
-		if r.Error != "" {
-			attrs = append(attrs, "error", r.Error)
-		}
-		if r.OK() {
-			log.Info("run finished", attrs...)
-		} else {
-			log.Warn("run failed", attrs...)
-		}
-		return r
-	}
-
-	if o.once {
-		log.Info("running once", "command", strings.Join(command, " "))
-		job(ctx, time.Now())
-		last, _ := st.Last()
-		return last.ExitStatus, nil
-	}
-
-	now := time.Now()
-	fires := schedule.NextN(sched, now, 3)
-	times := make([]string, len(fires))
-	for i, t := range fires {
-		times[i] = t.Format(time.RFC3339)
-	}
-	attrs := []any{"schedule", schedText, "from", schedFrom, "as", sched.Form, "means", sched.Words,
-		"zone", zoneName(sched.Location, now), "next", strings.Join(times, ", ")}
-	if other := sched.Other(); other != "" {
-		attrs = append(attrs, "other_reading", other)
-	}
-	log.Info("schedule read", attrs...)
-
-	sc := scheduler.New(scheduler.Config{
-		Schedule: sched, Job: job, Overlap: o.overlap, Jitter: o.jitter,
-		RunOnStart: o.runOnStart, Observer: observers{st, nt}, Log: log, Gate: gate.asGate(),
-	})
-	sc.Run(ctx)
-	last, ran := st.Last()
-	switch {
-	case !ran:
-		log.Info("stopped; no run had finished")
-		return 0, nil
-	case last.OK():
-		log.Info("stopped; the last run succeeded")
-		return 0, nil
-	default:
-		log.Info("stopped; the last run failed", "exit_status", last.ExitStatus)
-		return 1, nil
-	}
+	return d.run(parent)
 }
 
 // zoneName names loc; time.Local calls itself "Local", which says nothing.

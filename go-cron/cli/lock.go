@@ -195,7 +195,11 @@ type lockJSON struct {
 	LastSkip  string `json:",omitempty"` // the last slot this replica skipped because another held it
 }
 
-func (g *lockGate) close() { g.l.Close() }
+func (g *lockGate) close() {
+	if g != nil {
+		g.l.Close()
+	}
+}
 
 // jobEnv is the job's environment: go-cron's own, without the lock's
 // password, plus GOCRON_SLOT (the scheduled time the run is for, UTC) and,
