@@ -129,12 +129,7 @@ func (g *lockGate) Enter(ctx context.Context, slot time.Time) (func(context.Cont
 	}
 	return func(ctx context.Context, r run.Result) {
 		close(done)
-		err := c.Finish(ctx, lock.Run{
-			ExitStatus: r.ExitStatus, Signal: r.Signal, Error: r.Error, TimedOut: r.TimedOut, Stopped: r.Stopped,
-			Stdout: r.Stdout, Stderr: r.Stderr, Pid: r.Pid, StartingTime: r.Start, ExitTime: r.End,
-			Report: r.Report,
-		})
-		if err != nil {
+		if err := c.Finish(ctx, r); err != nil {
 			g.log.Warn("could not record the run in etcd; the replicas will report it lost once its lease expires", "slot", at, "err", err)
 		}
 	}, nil
@@ -162,18 +157,9 @@ func (g *lockGate) publish() {
 	if !s.HeldSlot.IsZero() {
 		view.HeldSlot = s.HeldSlot.UTC().Format(time.RFC3339)
 	}
-	sh := status.Shared{Reachable: s.Reachable, Holding: s.Holding}
+	sh := status.Shared{Reachable: s.Reachable, Holding: s.Holding, Last: s.Last}
 	if s.Last != nil {
 		view.LastRunBy = s.Last.Instance
-		sh.Last = &status.SharedRun{
-			Result: run.Result{
-				Pid: s.Last.Pid, Start: s.Last.StartingTime, End: s.Last.ExitTime,
-				ExitStatus: s.Last.ExitStatus, Signal: s.Last.Signal, TimedOut: s.Last.TimedOut, Stopped: s.Last.Stopped,
-				Error: s.Last.Error, Stdout: s.Last.Stdout, Stderr: s.Last.Stderr,
-				Report: s.Last.Report,
-			},
-			Instance: s.Last.Instance, Slot: s.Last.Slot, Outcome: s.Last.Outcome,
-		}
 	}
 	g.st.SetShared(sh)
 	g.st.SetSection("Lock", view, problem)

@@ -55,21 +55,24 @@ type Config struct {
 	ResultDir string
 }
 
-// Result is one finished run.
+// Result is one finished run. Its JSON (the original go-cron's key names)
+// is how the replicas of a locked job share it in etcd (see Record).
 type Result struct {
-	Pid        int
-	Start, End time.Time
-	ExitStatus int    // 0–255; 128+n when killed by signal n; 126/127 when it could not start
-	Signal     string // "SIGKILL" when a signal ended it
-	TimedOut   bool
-	Stopped    bool   // ended by go-cron's own shutdown
-	Error      string // why it could not start, or what went wrong around it
-	Stdout     string // masked tails
-	Stderr     string
+	Pid        int       `json:"Pid"`
+	Start      time.Time `json:"StartingTime"`
+	End        time.Time `json:"ExitTime"`
+	ExitStatus int       `json:"Exit_status"`      // 0–255; 128+n when killed by signal n; 126/127 when it could not start
+	Signal     string    `json:"Signal,omitempty"` // "SIGKILL" when a signal ended it
+	TimedOut   bool      `json:"TimedOut,omitempty"`
+	Stopped    bool      `json:"Stopped,omitempty"` // ended by go-cron's own shutdown
+	Error      string    `json:"Error,omitempty"`   // why it could not start, or what went wrong around it
+	Stdout     string    `json:"Stdout"`            // masked tails
+	Stderr     string    `json:"Stderr"`
 	// Report is the JSON object the job wrote to GOCRON_RESULT_FILE (nil:
-	// none), masked; ReportError says why a file it wrote was not used.
-	Report      json.RawMessage
-	ReportError string
+	// none), masked; ReportError says why a file it wrote was not used
+	// (this replica's business: not shared).
+	Report      json.RawMessage `json:"Report,omitempty"`
+	ReportError string          `json:"-"`
 }
 
 // OK reports whether the run succeeded.

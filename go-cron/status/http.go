@@ -177,13 +177,14 @@ func (s *State) Body() ([]byte, int) {
 	return s.jsonCache.put(key, now, buf.Bytes()), code
 }
 
-// lastRunJSON is the seed key Last: the shared last run with --lock-etcd,
-// else this replica's. Call with s.mu held.
+// lastRunJSON is the seed key Last: the shared last run with --lock-etcd
+// (where and for which slot it ran), else this replica's. Call with s.mu
+// held.
 func (s *State) lastRunJSON() lastJSON {
 	if sh := s.shared; sh != nil && sh.Last != nil {
 		l := s.lastJSON(sh.Last.Result)
 		l.Instance, l.Slot, l.Outcome = sh.Last.Instance, stamp(sh.Last.Slot), sh.Last.Outcome
-		if sh.Last.Outcome == "lost" {
+		if sh.Last.Outcome == run.OutcomeLost {
 			l.Result, l.Duration = "lost", ""
 		}
 		return l

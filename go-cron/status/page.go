@@ -220,9 +220,9 @@ func (p *page) lastGood() {
 	p.dt("Finished")
 	p.time(g.End)
 	p.text(" (" + ago(p.now.Sub(g.End)) + ")")
-	if g.instance != "" {
+	if g.Instance != "" {
 		p.dt("Ran on")
-		p.text(g.instance)
+		p.text(g.Instance)
 	}
 	if r.Kind != "" {
 		p.dt("Kind")
