@@ -33,6 +33,8 @@ type FlagSet struct {
 	TrimSpace bool
 	// Hint is added to a mistake on the command line (" (see --help)").
 	Hint string
+	// ShortAndLong: a message names a short flag -c/--concurrency, not -c.
+	ShortAndLong bool
 
 	name    string
 	lookup  Lookup
@@ -40,6 +42,7 @@ type FlagSet struct {
 	byLong  map[string]*flagDef
 	byShort map[byte]*flagDef
 	given   map[string]bool
+	written map[string]string
 	from    map[string]string
 	args    []string
 	dash    int
@@ -54,6 +57,7 @@ type flagDef struct {
 	secret bool
 	typ    string // for the usage: "string", "duration", ... ("" for booleans)
 	def    string // the default as text, for the usage
+	needs  string // what a missing value is called in a message
 }
 
 // NewFlagSet returns an empty flag set for the command name whose
@@ -63,7 +67,7 @@ func NewFlagSet(name string, lookup Lookup) *FlagSet {
 		lookup = func(string) (string, bool) { return "", false }
 	}
 	return &FlagSet{name: name, lookup: lookup, byLong: map[string]*flagDef{}, byShort: map[byte]*flagDef{},
-		given: map[string]bool{}, from: map[string]string{}, dash: -1}
+		given: map[string]bool{}, written: map[string]string{}, from: map[string]string{}, dash: -1}
 }
 
 func (f *FlagSet) define(d *flagDef) {
@@ -129,6 +133,10 @@ func (f *FlagSet) Short(c byte, long string) {
 	d.short = c
 	f.byShort[c] = d
 }
+
+// Needs names what flag long takes, for the message when it is missing:
+// "flag -c needs a charset name".
+func (f *FlagSet) Needs(long, what string) { f.byLong[long].needs = what }
 
 func isBool(v flag.Value) bool {
 	b, ok := v.(interface{ IsBoolFlag() bool })
@@ -203,7 +211,7 @@ func (f *FlagSet) parseWord(a string, next func() (string, bool)) error {
 		switch {
 		case d == nil && body[j] == 'h':
 			return ErrHelp
-		case d == nil && len(body) == 1:
+		case d == nil && len(body) == 1 && !f.POSIX:
 			return fmt.Errorf("unknown flag -%c", body[j])
 		case d == nil:
 			return fmt.Errorf("unknown flag -%c in %q", body[j], a)
@@ -223,16 +231,21 @@ func (f *FlagSet) parseWord(a string, next func() (string, bool)) error {
 	return nil
 }
 
-// shown is the flag's name in a message: -c/--charset when written short.
+// shown is the flag's name in a message, as written: -c (or -c/--charset
+// with ShortAndLong) or --charset.
 func (f *FlagSet) shown(d *flagDef, short bool) string {
-	if short && d.short != 0 {
+	switch {
+	case short && f.ShortAndLong:
 		return "-" + string(d.short) + "/--" + d.long
+	case short:
+		return "-" + string(d.short)
 	}
 	return "--" + d.long
 }
 
 func (f *FlagSet) set(d *flagDef, shown, val string, hasVal bool, next func() (string, bool)) error {
 	f.given[d.long] = true
+	f.written[d.long] = shown
 	if isBool(d.value) {
 		if !hasVal {
 			return d.value.Set("true")
@@ -248,7 +261,11 @@ func (f *FlagSet) set(d *flagDef, shown, val string, hasVal bool, next func() (s
 	if !hasVal {
 		v, ok := next()
 		if !ok {
-			return fmt.Errorf("flag %s needs a value", shown)
+			what := d.needs
+			if what == "" {
+				what = "a value"
+			}
+			return fmt.Errorf("flag %s needs %s", shown, what)
 		}
 		val = v
 	}
@@ -323,6 +340,10 @@ func (f *FlagSet) Dash() int { return f.dash }
 
 // Given reports whether flag name was on the command line.
 func (f *FlagSet) Given(name string) bool { return f.given[name] }
+
+// Written is flag name as the command line spelled it ("-c", "--charset";
+// "" when it was not given), for a message in the user's words.
+func (f *FlagSet) Written(name string) string { return f.written[name] }
 
 // From is the variable flag name's value came from ("" when the flag was
 // given, or the default holds).

@@ -155,12 +155,23 @@ func TestPOSIX(t *testing.T) {
 	if !backup || !verbose || charset != "latin1" || bucket != "x" || !slices.Equal(fs.Args(), []string{"a", "-", "b", "cmd", "-v"}) || fs.Dash() != 3 {
 		t.Errorf("%v %v %q %q %q %d", backup, verbose, charset, bucket, fs.Args(), fs.Dash())
 	}
+	if fs.Written("charset") != "-c" || fs.Written("bucket") != "--bucket" || fs.Written("verbose") != "-v" || fs.Written("backup") == "" {
+		t.Errorf("written: %q %q %q", fs.Written("charset"), fs.Written("bucket"), fs.Written("verbose"))
+	}
+	fs = NewFlagSet("gof3r", nil)
+	fs.POSIX, fs.ShortAndLong = true, true
+	fs.String(&bucket, "bucket", "", "")
+	fs.Short('b', "bucket")
+	fs.Needs("bucket", "a bucket name")
+	if err := fs.Parse([]string{"-b"}); err == nil || err.Error() != "flag -b/--bucket needs a bucket name" {
+		t.Errorf("-b: %v", err)
+	}
 	for args, want := range map[string]string{
 		"-vq":            `unknown flag -q in "-vq"`,
-		"-z":             "unknown flag -z",
+		"-z":             `unknown flag -z in "-z"`,
 		"-backup":        `unknown flag -a in "-backup"`,
 		"--backup=true":  "flag --backup takes no value",
-		"-c":             "flag -c/--charset needs a value",
+		"-c":             "flag -c needs a value",
 		"--charset":      "flag --charset needs a value",
 		"-vh":            "help",
 		"-c x -bc=koi8r": "",
