@@ -103,19 +103,19 @@ func (f *FlagSet) Bool(p *bool, name string, def bool, help string, vars ...stri
 // Int defines an integer flag.
 func (f *FlagSet) Int(p *int, name string, def int, help string, vars ...string) {
 	*p = def
-	f.define(&flagDef{long: name, value: intValue{p}, help: help, vars: vars, typ: "int"})
+	f.define(&flagDef{long: name, value: intValue(p), help: help, vars: vars, typ: "int"})
 }
 
 // Duration defines a duration flag; it takes days too (see ParseDuration).
 func (f *FlagSet) Duration(p *time.Duration, name string, def time.Duration, help string, vars ...string) {
 	*p = def
-	f.define(&flagDef{long: name, value: durationValue{p}, help: help, vars: vars, typ: "duration"})
+	f.define(&flagDef{long: name, value: durationValue(p), help: help, vars: vars, typ: "duration"})
 }
 
 // Size defines a byte-count flag (see ParseSize).
 func (f *FlagSet) Size(p *int64, name string, def int64, help string, vars ...string) {
 	*p = def
-	f.define(&flagDef{long: name, value: sizeValue{p}, help: help, vars: vars, typ: "size"})
+	f.define(&flagDef{long: name, value: sizeValue(p), help: help, vars: vars, typ: "size"})
 }
 
 // Var defines a flag of any flag.Value (a boolean one when it has
@@ -393,15 +393,8 @@ func (f *FlagSet) Quote(name string) string {
 func (f *FlagSet) NonNegative(names ...string) error {
 	for _, name := range names {
 		d := f.byLong[name]
-		neg := false
-		switch v := d.value.(type) {
-		case durationValue:
-			neg = *v.p < 0
-		case intValue:
-			neg = *v.p < 0
-		case sizeValue:
-			neg = *v.p < 0
-		}
+		v, ok := d.value.(interface{ negative() bool })
+		neg := ok && v.negative()
 		if !neg {
 			continue
 		}

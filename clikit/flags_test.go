@@ -140,15 +140,19 @@ func TestMistakes(t *testing.T) {
 func TestPOSIX(t *testing.T) {
 	var backup, verbose bool
 	var charset, bucket string
-	fs := NewFlagSet("ep", nil)
-	fs.POSIX, fs.Interspersed = true, true
-	fs.Bool(&backup, "backup", false, "")
-	fs.Short('b', "backup")
-	fs.Bool(&verbose, "verbose", false, "")
-	fs.Short('v', "verbose")
-	fs.String(&charset, "charset", "", "")
-	fs.Short('c', "charset")
-	fs.String(&bucket, "bucket", "", "")
+	ep := func() *FlagSet {
+		fs := NewFlagSet("ep", nil)
+		fs.POSIX, fs.Interspersed = true, true
+		fs.Bool(&backup, "backup", false, "")
+		fs.Short('b', "backup")
+		fs.Bool(&verbose, "verbose", false, "")
+		fs.Short('v', "verbose")
+		fs.String(&charset, "charset", "", "")
+		fs.Short('c', "charset")
+		fs.String(&bucket, "bucket", "", "")
+		return fs
+	}
+	fs := ep()
 	if err := fs.Parse([]string{"-bvclatin1", "a", "-", "--bucket=x", "b", "--", "cmd", "-v"}); err != nil {
 		t.Fatal(err)
 	}
@@ -176,14 +180,7 @@ func TestPOSIX(t *testing.T) {
 		"-vh":            "help",
 		"-c x -bc=koi8r": "",
 	} {
-		fs := NewFlagSet("ep", nil)
-		fs.POSIX = true
-		fs.Bool(&backup, "backup", false, "")
-		fs.Short('b', "backup")
-		fs.Bool(&verbose, "verbose", false, "")
-		fs.Short('v', "verbose")
-		fs.String(&charset, "charset", "", "")
-		fs.Short('c', "charset")
+		fs := ep()
 		err := fs.Parse(strings.Fields(args))
 		switch {
 		case want == "" && (err != nil || charset != "koi8r"):

@@ -112,60 +112,72 @@ func (v boolValue) Set(s string) error {
 func (v boolValue) String() string   { return strconv.FormatBool(v.p != nil && *v.p) }
 func (v boolValue) IsBoolFlag() bool { return true }
 
-type intValue struct{ p *int }
+// value is a flag value read by parse and shown by format.
+type value[T any] struct {
+	p      *T
+	parse  func(string) (T, error)
+	format func(T) string
+}
 
-func (v intValue) Set(s string) error {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
+func (v value[T]) Set(s string) error {
+	x, err := v.parse(s)
 	if err != nil {
-		return fmt.Errorf("want a whole number")
+		return err
 	}
-	*v.p = n
+	*v.p = x
 	return nil
 }
-func (v intValue) String() string {
-	if v.p == nil {
-		return "0"
+
+func (v value[T]) String() string {
+	var x T
+	if v.p != nil {
+		x = *v.p
 	}
-	return strconv.Itoa(*v.p)
+	return v.format(x)
 }
 
-type durationValue struct{ p *time.Duration }
-
-func (v durationValue) Set(s string) error {
-	d, err := ParseDuration(s)
-	if err != nil {
-		return errorsWithoutQuote(err, s)
+func (v value[T]) negative() bool {
+	switch x := any(*v.p).(type) {
+	case int:
+		return x < 0
+	case int64:
+		return x < 0
+	case time.Duration:
+		return x < 0
 	}
-	*v.p = d
-	return nil
-}
-func (v durationValue) String() string {
-	if v.p == nil {
-		return "0s"
-	}
-	return v.p.String()
+	return false
 }
 
-type sizeValue struct{ p *int64 }
-
-func (v sizeValue) Set(s string) error {
-	n, err := ParseSize(s)
-	if err != nil {
-		return errorsWithoutQuote(err, s)
-	}
-	*v.p = n
-	return nil
+func intValue(p *int) value[int] {
+	return value[int]{p, func(s string) (int, error) {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return 0, fmt.Errorf("want a whole number")
+		}
+		return n, nil
+	}, strconv.Itoa}
 }
-func (v sizeValue) String() string {
-	if v.p == nil {
-		return "0"
-	}
-	return strconv.FormatInt(*v.p, 10)
+
+func durationValue(p *time.Duration) value[time.Duration] {
+	return value[time.Duration]{p, func(s string) (time.Duration, error) {
+		d, err := ParseDuration(s)
+		return d, errorsWithoutQuote(err, s)
+	}, time.Duration.String}
+}
+
+func sizeValue(p *int64) value[int64] {
+	return value[int64]{p, func(s string) (int64, error) {
+		n, err := ParseSize(s)
+		return n, errorsWithoutQuote(err, s)
+	}, func(n int64) string { return strconv.FormatInt(n, 10) }}
 }
 
 // errorsWithoutQuote drops the quoted input from a parse error: the flag
 // set names the flag and the value itself.
 func errorsWithoutQuote(err error, s string) error {
+	if err == nil {
+		return nil
+	}
 	msg, ok := strings.CutPrefix(err.Error(), strconv.Quote(strings.TrimSpace(s))+": ")
 	if !ok {
 		return err
