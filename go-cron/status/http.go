@@ -117,11 +117,7 @@ func (s *State) Body() ([]byte, int) {
 	now := s.cfg.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	health := s.health(now)
-	code := http.StatusOK
-	if health != "" {
-		code = http.StatusServiceUnavailable
-	}
+	health, code := s.healthCode(now)
 	key := s.key(health, now, s.good() != nil)
 	if b, ok := s.jsonCache.get(key, now); ok {
 		return b, code

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"html"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -88,11 +87,7 @@ func (s *State) Page() ([]byte, int) {
 	now := s.cfg.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	health := s.health(now)
-	code := http.StatusOK
-	if health != "" {
-		code = http.StatusServiceUnavailable
-	}
+	health, code := s.healthCode(now)
 	key := s.key(health, now, true)
 	if b, ok := s.pageCache.get(key, now); ok {
 		return b, code

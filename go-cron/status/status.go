@@ -10,6 +10,7 @@ package status
 
 import (
 	"cmp"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -300,6 +301,15 @@ func (s *State) health(now time.Time) string {
 		return "stale: last success " + stamp(lastSuccess) + " is older than max age " + s.cfg.MaxAge.String()
 	}
 	return ""
+}
+
+// healthCode is health with the HTTP code it is served with. Call with s.mu
+// held.
+func (s *State) healthCode(now time.Time) (string, int) {
+	if h := s.health(now); h != "" {
+		return h, http.StatusServiceUnavailable
+	}
+	return "", http.StatusOK
 }
 
 func describe(r run.Result) string {
