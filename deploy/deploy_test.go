@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/coreos/go-systemd/v22/unit"
@@ -606,7 +607,7 @@ func entrypointCheck(t *testing.T, env map[string]string, files map[string]strin
 		t.Fatalf("busybox is not installed (%v): run `make deps`", err)
 	}
 	dir := t.TempDir()
-	cmdEnv := []string{"PATH=/usr/bin:/bin", "CRONBOX_JOBS_DIR=../scripts"}
+	cmdEnv := []string{"PATH=" + imageTools(t) + ":/usr/bin:/bin", "CRONBOX_JOBS_DIR=../scripts", "CRONBOX_RENDER_DIR=" + filepath.Join(dir, "render")}
 	for k, v := range env {
 		if secret, ok := files[k]; ok {
 			v = filepath.Join(dir, secret)
@@ -628,6 +629,34 @@ func entrypointCheck(t *testing.T, env map[string]string, files map[string]strin
 	if !strings.Contains(line, "("+wantJob+")") {
 		t.Errorf("entrypoint chose %q, want the job %s", strings.TrimSpace(line), wantJob)
 	}
+}
+
+// imageTools builds, once, the tools the entrypoint asks to check the
+// configuration (etcd-backup check, es-snapshot check, go-cron --check, ep),
+// so a manifest's variables are checked by the same code as at a start.
+var (
+	toolsOnce sync.Once
+	toolsDir  string
+	toolsErr  error
+)
+
+func imageTools(t *testing.T) string {
+	t.Helper()
+	toolsOnce.Do(func() {
+		if toolsDir, toolsErr = os.MkdirTemp("", "cronbox-deploy-tools-"); toolsErr != nil {
+			return // left for the OS, as testkit.Build's binaries are
+		}
+		for name, pkg := range map[string]string{"go-cron": "cronbox/go-cron", "etcd-backup": "cronbox/etcd-backup", "es-snapshot": "cronbox/es-snapshot", "ep": "cronbox/envplate"} {
+			if out, err := exec.Command("go", "build", "-o", filepath.Join(toolsDir, name), pkg).CombinedOutput(); err != nil {
+				toolsErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+				return
+			}
+		}
+	})
+	if toolsErr != nil {
+		t.Fatal(toolsErr)
+	}
+	return toolsDir
 }
 
 func serviceSelector(t *testing.T, manifest []byte) map[string]string {

@@ -49,20 +49,20 @@ func TestStartRefusesBadConfiguration(t *testing.T) {
 	}{
 		{"bucket missing", with(etcdEnv(), "AWS_S3_BUCKET", "<unset>"), "AWS_S3_BUCKET is not set"},
 		{"bucket malformed", with(etcdEnv(), "AWS_S3_BUCKET", "My_Bucket"), "AWS_S3_BUCKET=My_Bucket"},
-		{"secret missing", with(etcdEnv(), "AWS_SECRET_ACCESS_KEY", "<unset>"), "AWS_SECRET_ACCESS_KEY is not set"},
-		{"secret file unreadable", with(etcdEnv(), "AWS_SECRET_ACCESS_KEY", "<unset>", "AWS_SECRET_ACCESS_KEY_FILE", "/run/secrets/nope"), "AWS_SECRET_ACCESS_KEY_FILE=/run/secrets/nope"},
+		{"secret missing", with(etcdEnv(), "AWS_SECRET_ACCESS_KEY", "<unset>"), "AWS_SECRET_ACCESS_KEY: not set"},
+		{"secret file unreadable", with(etcdEnv(), "AWS_SECRET_ACCESS_KEY", "<unset>", "AWS_SECRET_ACCESS_KEY_FILE", "/run/secrets/nope"), "AWS_SECRET_ACCESS_KEY_FILE: open /run/secrets/nope"},
 		{"secret and its file", with(etcdEnv(), "AWS_SECRET_ACCESS_KEY_FILE", "/etc/passwd"), "AWS_SECRET_ACCESS_KEY and AWS_SECRET_ACCESS_KEY_FILE are both set"},
 		{"schedule missing", with(etcdEnv(), "GOCRON_SCHEDULE", "<unset>"), "GOCRON_SCHEDULE is not set"},
 		{"schedule malformed", with(etcdEnv(), "GOCRON_SCHEDULE", "61 * * * * *"), "GOCRON_SCHEDULE"},
-		{"endpoint scheme", with(etcdEnv(), "AWS_S3_ENDPOINT", "ftp://s3.example.com"), "AWS_S3_ENDPOINT=ftp://s3.example.com"},
-		{"endpoint host", with(etcdEnv(), "AWS_S3_ENDPOINT", "s3 example com"), "AWS_S3_ENDPOINT=s3 example com"},
-		{"region", with(etcdEnv(), "AWS_S3_REGION", "EU West"), "AWS_S3_REGION=EU West"},
+		{"endpoint scheme", with(etcdEnv(), "AWS_S3_ENDPOINT", "ftp://s3.example.com"), `AWS_S3_ENDPOINT: endpoint "ftp://s3.example.com"`},
+		{"endpoint host", with(etcdEnv(), "AWS_S3_ENDPOINT", "s3 example com"), `AWS_S3_ENDPOINT: endpoint "s3 example com"`},
+		{"region", with(etcdEnv(), "AWS_S3_REGION", "EU West"), `AWS_S3_REGION="EU West"`},
 		{"etcd machines", with(etcdEnv(), "ETCD_ENDPOINTS", "<unset>", "ETCD_MACHINES", `"10.0.0.1:2379"`), "ETCD_MACHINES"},
-		{"retention", with(etcdEnv(), "ETCD_KEEP_LAST", "-3"), "ETCD_KEEP_LAST=-3"},
-		{"min keep 0", with(etcdEnv(), "ETCD_MIN_KEEP", "0"), "ETCD_MIN_KEEP=0"},
+		{"retention", with(etcdEnv(), "ETCD_KEEP_LAST", "-3"), "--keep-last (ETCD_KEEP_LAST)"},
+		{"min keep 0", with(etcdEnv(), "ETCD_MIN_KEEP", "0"), "--min-keep (ETCD_MIN_KEEP) 0"},
 		{"unknown job", with(etcdEnv(), "JOB", "nosuchjob"), "JOB=nosuchjob"},
 		{"unknown original job", with(etcdEnv(), "JOB", "<unset>", "CRONJOB_COMMAND", "backup.sh"), "CRONJOB_COMMAND=backup.sh"},
-		{"es url", map[string]string{"JOB": "es-backup", "GOCRON_SCHEDULE": "@hourly", "ES_HOST_URL": "localhost:9200"}, "ES_HOST_URL=localhost:9200"},
+		{"es url", map[string]string{"JOB": "es-backup", "GOCRON_SCHEDULE": "@hourly", "ES_HOST_URL": "localhost:9200"}, `ES_HOST_URL: server URL "localhost:9200"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -83,6 +83,8 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "etcd-backup", args: []string{"save", ep, "--bogus", dest}, want: "bogus"},
 		{tool: "etcd-backup", args: []string{"restore", dest}, want: "data-dir"},
 		{tool: "etcd-backup", args: []string{"snapshot", dest}, want: "snapshot"},
+		{tool: "etcd-backup", args: []string{"check"}, env: []string{"AWS_S3_BUCKET=Bad_Bucket"}, want: "AWS_S3_BUCKET"},
+		{tool: "etcd-backup", args: []string{"check"}, env: []string{"ETCD_ENDPOINTS=" + etcd, "ETCD_KEEP_LAST=3", "ETCD_BACKUP_RATE_LIMIT=fast"}, want: "ETCD_BACKUP_RATE_LIMIT"},
 
 		// ep: template syntax, unset variables, globs, flags.
 		{tool: "ep", args: []string{f.tmplUnclosed}, want: f.tmplUnclosed},
@@ -91,6 +93,10 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "ep", args: []string{filepath.Join(f.dir, "nothing-*.conf")}, want: "nothing-*.conf"},
 		{tool: "ep", args: []string{"-z", f.tmplGood}, want: "-z"},
 		{tool: "ep", args: []string{"-s", f.tmplDefault}, want: "CRONBOX_DEFAULTED"},
+		{tool: "ep", args: []string{f.tmplGood, "--", "/nonexistent/cmd"}, want: "/nonexistent/cmd"},
+		{tool: "ep", args: []string{"-c", "shift_jis", f.tmplGood}, want: "shift_jis"},
+		{tool: "ep", args: []string{f.tmplDefault}, env: []string{"EP_CHARSET=latin1", "CRONBOX_DEFAULTED=€"}, want: "CRONBOX_DEFAULTED"},
+		{tool: "ep", args: []string{"--output-dir=", f.tmplGood}, want: "output-dir"},
 
 		// es-snapshot: URLs, durations, retention, TLS and secret files.
 		{tool: "es-snapshot", args: []string{"create"}, env: []string{"ES_REPOSITORY="}, want: "repository"},
@@ -107,6 +113,8 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "es-snapshot", args: []string{"create", "--repository", "r", "--pattern", "%Y-%Q"}, want: "pattern"},
 		{tool: "es-snapshot", args: []string{"backup"}, want: "backup"},
 		{tool: "es-snapshot", args: []string{"create", "--bogus"}, want: "bogus"},
+		{tool: "es-snapshot", args: []string{"check"}, env: []string{"ES_HOST_URL=localhost:9200"}, want: "ES_HOST_URL"},
+		{tool: "es-snapshot", args: []string{"check"}, env: []string{"ES_MIN_KEEP=0"}, want: "ES_MIN_KEEP"},
 
 		// The image's environment, through entrypoint --check.
 		{tool: "entrypoint", env: []string{"JOB=etcd-backup", "GOCRON_SCHEDULE="}, want: "GOCRON_SCHEDULE"},
@@ -138,12 +146,15 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "entrypoint", env: e(etcdJob, "JOB=mysql-backup"), want: "mysql-backup"},
 		{tool: "entrypoint", env: e(etcdJob, "TEMPLATES="+f.tmplUnclosed), want: "TEMPLATES"},
 		{tool: "entrypoint", env: e(etcdJob, "TEMPLATES="+filepath.Join(f.dir, "none-*.conf")), want: "TEMPLATES"},
+		{tool: "entrypoint", env: e(etcdJob, "TEMPLATES="+f.tmplGood+" "+f.tmplGoodElsewhere), want: "would both be rendered"},
+		{tool: "entrypoint", env: e(etcdJob, "AWS_S3_ENDPOINT=s3.dualstack.eu-west-1.amazonaws.com", "AWS_S3_REGION=eu west"), want: "AWS_S3_REGION"},
 	}
 }
 
 type fixtures struct {
 	dir, missing, garbage, empty, unreadable                    string
 	tmplUnclosed, tmplBadName, tmplUnset, tmplGood, tmplDefault string
+	tmplGoodElsewhere                                           string // another good.conf, in a subdirectory
 }
 
 func makeFixtures(t *testing.T) fixtures {
@@ -168,6 +179,8 @@ func makeFixtures(t *testing.T) fixtures {
 	f.tmplUnset = w("unset.conf", "host = ${CRONBOX_UNSET_VARIABLE}\n", 0o644)
 	f.tmplGood = w("good.conf", "plain text\n", 0o644)
 	f.tmplDefault = w("default.conf", "v = ${CRONBOX_DEFAULTED:-x}\n", 0o644)
+	os.Mkdir(filepath.Join(dir, "elsewhere"), 0o755)
+	f.tmplGoodElsewhere = w("elsewhere/good.conf", "other text\n", 0o644)
 	return f
 }
 

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"cronbox/envplate/charset"
 	"cronbox/envplate/rewrite"
 	"cronbox/envplate/source"
 	"cronbox/envplate/subst"
@@ -24,15 +25,20 @@ import (
 // Version is set at build time with -ldflags "-X cronbox/envplate/cli.Version=...".
 var Version = "dev"
 
-const usage = `usage: ep [-b] [-d] [-s] [-v] [--etcd ENDPOINTS] GLOB... [-- COMMAND ARGS...]
+const usage = `usage: ep [-b] [-d] [-s] [-v] [-c CHARSET] [--output-dir DIR] [--etcd ENDPOINTS] GLOB... [-- COMMAND ARGS...]
 
-Renders ${VAR} references in every file the globs match, in place, then
-execs COMMAND. All files are resolved first; any error changes none.
+Renders ${VAR} references in every file the globs match, in place (or into
+DIR), then execs COMMAND. All files are resolved first; any error changes none.
 
   -b, --backup        keep the original of each changed file as FILE.bak
   -d, --dry-run       print the rendered files to stdout; change nothing, exec nothing
   -s, --strict        refuse defaults and empty values
   -v, --verbose       log each file and where its values came from (never the values)
+  --output-dir DIR    render into DIR/NAME for each matched NAME instead of in place;
+                      two files with one name are refused (env EP_OUTPUT_DIR)
+  -c, --charset NAME  write values in the files' charset (ISO-8859-1, Windows-1252, KOI8-R,
+                      ...: UTF-8, US-ASCII or a single-byte charset; env EP_CHARSET);
+                      a value the charset cannot write is an error
   --etcd ENDPOINTS    also take variables from etcd keys under --etcd-prefix
                       (comma-separated; env EP_ETCD_ENDPOINTS)
   --etcd-prefix P     key prefix, P+"NAME" supplies NAME (default /cronbox/; env EP_ETCD_PREFIX)
@@ -70,6 +76,20 @@ func parse(args []string, getenv func(string) string) (*config, error) {
 	if v := getenv("EP_ETCD_ENDPOINTS"); v != "" {
 		c.etcd = source.SplitEndpoints(v)
 	}
+	setCharset := func(from, name string) error {
+		enc, err := charset.Lookup(name)
+		if err != nil {
+			return &usageError{fmt.Sprintf("%s: %v", from, err)}
+		}
+		c.opt.Encode = enc.Encode
+		return nil
+	}
+	if v := getenv("EP_CHARSET"); v != "" {
+		if err := setCharset("EP_CHARSET", v); err != nil {
+			return nil, err
+		}
+	}
+	c.opt.OutDir = getenv("EP_OUTPUT_DIR")
 	if v := getenv("EP_ETCD_PREFIX"); v != "" {
 		c.etcdPrefix = v
 	}
@@ -141,6 +161,15 @@ func parse(args []string, getenv func(string) string) (*config, error) {
 				}
 			case "etcd-prefix":
 				c.etcdPrefix, err = value()
+			case "output-dir":
+				if c.opt.OutDir, err = value(); err == nil && c.opt.OutDir == "" {
+					err = &usageError{"flag --output-dir: empty directory name"}
+				}
+			case "charset":
+				var v string
+				if v, err = value(); err == nil {
+					err = setCharset("flag --charset", v)
+				}
 			case "etcd-timeout":
 				var v string
 				if v, err = value(); err == nil {
@@ -156,8 +185,23 @@ func parse(args []string, getenv func(string) string) (*config, error) {
 			}
 			continue
 		}
-		// Short flags, combinable as in kreuzwerker's ep (-bv).
-		for _, r := range a[1:] {
+		// Short flags, combinable as in kreuzwerker's ep (-bv); -c takes
+		// the rest of its word or the next argument (-clatin1, -c latin1).
+		for j, r := range a[1:] {
+			if r == 'c' {
+				v := a[2+j:]
+				if v == "" {
+					if i+1 >= len(args) || args[i+1] == "--" {
+						return nil, &usageError{"flag -c needs a charset name"}
+					}
+					i++
+					v = args[i]
+				}
+				if err := setCharset("flag -c", v); err != nil {
+					return nil, err
+				}
+				break
+			}
 			switch r {
 			case 'b':
 				c.opt.Backup = true
@@ -220,13 +264,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	runCommand := len(c.command) > 0 && !c.opt.DryRun
 	path := ""
 	if runCommand {
-		path = c.command[0]
-		if !strings.Contains(path, "/") {
-			// Looked up in the environment ep was given, as the shell would.
-			if path, err = lookPath(path, getenv("PATH")); err != nil {
-				fmt.Fprintf(stderr, "ep: command %q: %v (no file was changed)\n", c.command[0], err)
-				return 2
-			}
+		if path, err = findCommand(c.command[0], getenv("PATH")); err != nil {
+			fmt.Fprintf(stderr, "ep: command %q: %v (no file was changed)\n", c.command[0], err)
+			return 2
 		}
 	}
 
@@ -261,17 +301,41 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	return 1
 }
 
-func lookPath(name, pathEnv string) (string, error) {
+// findCommand finds what exec would run: a name with a slash as the path it
+// is (relative to the working directory), a bare name in PATH, looked up in
+// the environment ep was given, as the shell would.
+func findCommand(name, pathEnv string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, executable(name)
+	}
 	for _, dir := range strings.Split(pathEnv, ":") {
 		if dir == "" {
 			dir = "."
 		}
-		p := dir + "/" + name
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		if p := dir + "/" + name; executable(p) == nil {
 			return p, nil
 		}
 	}
 	return "", exec.ErrNotFound
+}
+
+// executable reports why exec(2) would refuse path: missing, not a regular
+// file, or not executable by this process.
+func executable(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return errors.Unwrap(err) // the *PathError's path is in the message already
+	}
+	switch {
+	case st.IsDir():
+		return errors.New("is a directory")
+	case !st.Mode().IsRegular():
+		return errors.New("not a regular file")
+	}
+	if err := syscall.Access(path, 1 /* X_OK */); err != nil {
+		return fmt.Errorf("not executable: %w", err)
+	}
+	return nil
 }
 
 // configOnly reports whether every failure in err is one the user fixes in

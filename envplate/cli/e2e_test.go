@@ -158,6 +158,8 @@ func TestUsage(t *testing.T) {
 		{nil, 2, "", "ep: no file globs given"},
 		{[]string{"-x", f}, 2, "", `ep: unknown flag -x in "-x"`},
 		{[]string{"--etcd"}, 2, "", "ep: flag --etcd needs a value"},
+		{[]string{"-c"}, 2, "", "ep: flag -c needs a charset name"},
+		{[]string{"--charset", "ebcdic", f}, 2, "", `ep: flag --charset: charset "ebcdic" is not supported`},
 		{[]string{filepath.Join(dir, "*.yaml")}, 2, "", `matches no file`},
 		{[]string{"-d", f, "--", "/bin/sh", "-c", "exit 9"}, 0, "a=x\n", ""}, // dry run: print, exec nothing
 		{[]string{f, "--", "no-such-command"}, 2, "", `command "no-such-command": executable file not found`},
@@ -275,5 +277,114 @@ func TestSigtermCancelsEtcdWait(t *testing.T) {
 	}
 	if read(t, f) != "a=${A:-x}\n" {
 		t.Fatal("the file changed")
+	}
+}
+
+// A command given as a path (absolute or relative) is checked before any
+// file is written, as a bare name is looked up in PATH first: a missing,
+// non-executable or directory command changes no file and runs nothing.
+func TestCommandPathCheckedBeforeWriting(t *testing.T) {
+	dir := t.TempDir()
+	notExec := write(t, dir, "not-exec.sh", "#!/bin/sh\n")
+	for _, cmd := range []string{"/nonexistent/cmd", "./nonexistent/cmd", "nonexistent/cmd", notExec, dir} {
+		f := write(t, dir, "x.conf", "x=${X}\n")
+		r := ep(t, []string{"X=1"}, f, "--", cmd, "arg")
+		if r.code != 2 || !strings.Contains(r.stderr, `command "`+cmd+`"`) || !strings.Contains(r.stderr, "no file was changed") {
+			t.Errorf("ep FILE -- %s: status %d, stderr %q; want 2 naming the command", cmd, r.code, r.stderr)
+		}
+		if got := read(t, f); got != "x=${X}\n" {
+			t.Errorf("ep FILE -- %s rewrote the file: %q", cmd, got)
+		}
+	}
+	// A relative path that exists is run relative to the working directory.
+	write(t, dir, "x.conf", "x=${X}\n")
+	cmd := exec.Command(testkit.Build(t, "cronbox/envplate"), "x.conf", "--", "./run.sh")
+	write(t, dir, "run.sh", "#!/bin/sh\ncat x.conf\n")
+	if err := os.Chmod(filepath.Join(dir, "run.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Dir, cmd.Env = dir, []string{"X=2", "PATH=/usr/bin:/bin"}
+	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "x=2\n" {
+		t.Errorf("ep x.conf -- ./run.sh: %v, %q", err, out)
+	}
+}
+
+// kreuzwerker's -c (charset): values are written in the file's charset.
+// Expected bytes as kreuzwerker's ep (v1.0.3-14-gec00ede, built beside ours)
+// wrote them, and where ours differs on purpose, what kreuzwerker did.
+func TestCharset(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args, env []string
+		template  string
+		code      int
+		want      string // the file afterwards
+		stderr    string
+	}{
+		// kreuzwerker: "a=\xe9", the same.
+		{[]string{"-c", "iso8859-1"}, []string{"U=é"}, "a=${U}\n", 0, "a=\xe9\n", ""},
+		{[]string{"--charset=windows-1252"}, []string{"U=€"}, "a=${U}\n", 0, "a=\x80\n", ""},
+		{[]string{"-bckoi8-r"}, []string{"U=Ж"}, "a=${U}\n", 0, "a=\xf6\n", ""},
+		{nil, []string{"U=é", "EP_CHARSET=latin1"}, "a=${U}\n", 0, "a=\xe9\n", ""},
+		// The file's own bytes (a Latin-1 default, text) are already in its
+		// charset and stay; kreuzwerker converted the default as if it were
+		// UTF-8 and wrote "a=?" for "\xe9".
+		{[]string{"-c", "latin1"}, nil, "caf\xe9 ${NOPE:-\xe9t\xe9}\n", 0, "caf\xe9 \xe9t\xe9\n", ""},
+		// kreuzwerker passed the value to Fprintf as a format: "100%!d(MISSING)".
+		{[]string{"-c", "latin1"}, []string{"P=100%d"}, "a=${P}\n", 0, "a=100%d\n", ""},
+		// kreuzwerker wrote "a=?" (exit 0); ours refuses, nothing changes.
+		{[]string{"-c", "iso8859-1"}, []string{"U=€"}, "a=${U}\n", 2, "a=${U}\n", "t.conf:1:3: U cannot be written: the value has a character that ISO 8859-1 cannot write (at byte 0)"},
+		// kreuzwerker: exit 1 (shift_jis), a nil pointer panic (utf-16).
+		{[]string{"-c", "shift_jis"}, []string{"U=x"}, "a=${U}\n", 2, "a=${U}\n", `flag -c: charset "shift_jis" is not supported`},
+		{[]string{"--charset", "utf-16"}, []string{"U=x"}, "a=${U}\n", 2, "a=${U}\n", `flag --charset: charset "utf-16" is not supported`},
+		{nil, []string{"EP_CHARSET=nope"}, "a=1\n", 2, "a=1\n", `EP_CHARSET: charset "nope" is not supported`},
+	} {
+		f := write(t, dir, "t.conf", c.template)
+		r := ep(t, c.env, append(c.args, f)...)
+		if got := read(t, f); r.code != c.code || got != c.want || !strings.Contains(r.stderr, c.stderr) || (c.stderr == "" && r.stderr != "") {
+			t.Errorf("ep %v with %v on %q: status %d, file %q, stderr %q; want %d, %q, %q", c.args, c.env, c.template, r.code, got, r.stderr, c.code, c.want, c.stderr)
+		}
+	}
+}
+
+// Two places where ep reads a template differently from kreuzwerker's ep
+// (v1.0.3-14-gec00ede), observed with both on the same files and listed in
+// the README's migration section.
+func TestDiffersFromKreuzwerker(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ template, want, kreuzwerker string }{
+		// A default may span lines; kreuzwerker's pattern stops at a newline,
+		// so it left the whole reference as it was.
+		{"a=${NOPE:-x\ny}\n", "a=x\ny\n", "a=${NOPE:-x\ny}\n"},
+		// "\${" makes only the "${" literal: what follows is text, and the
+		// reference inside it is expanded. kreuzwerker's escape covered
+		// everything up to the first "}", so the inner reference stayed.
+		{"a=\\${FOO:-${FOO}}\n", "a=${FOO:-val}\n", "a=${FOO:-${FOO}}\n"},
+		// ":-" takes the default for an empty value too, as sh does;
+		// kreuzwerker's only for an unset one ("-" does that here).
+		{"a=${EMPTY:-d}\n", "a=d\n", "a=\n"},
+		// Defaults nest; kreuzwerker's reference ended at the first "}".
+		{"a=${NOPE:-${FOO:-x}}\n", "a=val\n", "a=${FOO:-x}\n"},
+	} {
+		f := write(t, dir, "t.conf", c.template)
+		if r := ep(t, []string{"FOO=val", "EMPTY="}, f); r.code != 0 || read(t, f) != c.want {
+			t.Errorf("%q: status %d, file %q, stderr %q; want %q (kreuzwerker: %q)", c.template, r.code, read(t, f), r.stderr, c.want, c.kreuzwerker)
+		}
+	}
+}
+
+// --output-dir (EP_OUTPUT_DIR) renders read-only originals into a directory;
+// the entrypoint's TEMPLATES use it.
+func TestOutputDir(t *testing.T) {
+	dir := t.TempDir()
+	a := write(t, dir, "a/app.conf", "h=${H}\n")
+	write(t, dir, "b/app.conf", "h=${H}\n")
+	out := filepath.Join(dir, "out")
+	if r := ep(t, []string{"H=x"}, "--output-dir", out, a); r.code != 0 || read(t, filepath.Join(out, "app.conf")) != "h=x\n" || read(t, a) != "h=${H}\n" {
+		t.Fatalf("status %d, stderr %q", r.code, r.stderr)
+	}
+	r := ep(t, []string{"H=x", "EP_OUTPUT_DIR=" + out}, filepath.Join(dir, "*/app.conf"))
+	if want := "would both be rendered to " + filepath.Join(out, "app.conf"); r.code != 2 || !strings.Contains(r.stderr, want) {
+		t.Fatalf("status %d, stderr %q; want 2 and %q", r.code, r.stderr, want)
 	}
 }

@@ -5,6 +5,11 @@
 // the originals. A failure at any step before the renames leaves every file
 // as it was; a failing rename (which needs the file system itself to fail)
 // puts the files already renamed back.
+//
+// With Options.OutDir the originals are only read (a read-only ConfigMap
+// mount, say): every matched file is rendered into OutDir under its own
+// name, the same all-or-nothing way, and two files with one name are
+// refused rather than written over each other.
 package rewrite
 
 import (
@@ -26,9 +31,14 @@ import (
 
 // Options are ep's flags.
 type Options struct {
-	Backup bool      // keep the original as NAME.bak
-	DryRun bool      // print the rendered files to Stdout, write nothing
-	Strict bool      // refuse defaults and empty values
+	Backup bool // keep the original as NAME.bak
+	DryRun bool // print the rendered files to Stdout, write nothing
+	Strict bool // refuse defaults and empty values
+	// Encode converts each value to the files' charset (ep -c); nil: as is.
+	Encode func(string) (string, error)
+	// OutDir, when set, receives the rendered files (OutDir/NAME for each
+	// matched NAME, created if missing); the originals are not changed.
+	OutDir string
 	Stdout io.Writer // for DryRun
 	Log    *slog.Logger
 
@@ -50,13 +60,14 @@ const maxErrors = 10
 // file is one matched file, read and rendered.
 type file struct {
 	path  string // as the glob matched it, for messages
-	real  string // symlinks resolved: the file that is rewritten
+	real  string // symlinks resolved: the file that is read
+	dst   string // the file that is written: real, or OutDir/NAME
 	info  fs.FileInfo
 	old   []byte
 	new   []byte
 	tmp   string // the prepared temporary file
 	bak   string // the prepared temporary backup
-	moved bool   // renamed over real
+	moved bool   // renamed over dst
 }
 
 // Apply renders every file the globs match with env, and writes them (or,
@@ -67,8 +78,14 @@ func Apply(ctx context.Context, globs []string, env subst.Lookup, opt Options) e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opt.OutDir != "" && opt.Backup {
+		return &ConfigError{errors.New("a backup (-b) keeps the original of a file changed in place; with an output directory no file is")}
+	}
 	files, err := match(globs)
 	if err != nil {
+		return err
+	}
+	if err := destinations(files, opt.OutDir); err != nil {
 		return err
 	}
 	var errs []error
@@ -93,9 +110,14 @@ func Apply(ctx context.Context, globs []string, env subst.Lookup, opt Options) e
 		}
 		return nil
 	}
+	if opt.OutDir != "" {
+		if err := os.MkdirAll(opt.OutDir, 0o755); err != nil {
+			return err
+		}
+	}
 	var changed []*file
 	for _, f := range files {
-		if bytes.Equal(f.old, f.new) {
+		if opt.OutDir == "" && bytes.Equal(f.old, f.new) {
 			log.Info("unchanged, not written", "file", f.path)
 			continue
 		}
@@ -143,6 +165,28 @@ func match(globs []string) ([]*file, error) {
 	return files, nil
 }
 
+// destinations sets where each file is written, refusing two files that
+// would land on one name in outDir (files from different directories with
+// the same name would otherwise overwrite each other, silently).
+func destinations(files []*file, outDir string) error {
+	byName := map[string]string{}
+	var errs []error
+	for _, f := range files {
+		if outDir == "" {
+			f.dst = f.real
+			continue
+		}
+		name := filepath.Base(f.path)
+		f.dst = filepath.Join(outDir, name)
+		if first, dup := byName[name]; dup {
+			errs = append(errs, &ConfigError{fmt.Errorf("%s and %s would both be rendered to %s: give them different names", first, f.path, f.dst)})
+			continue
+		}
+		byName[name] = f.path
+	}
+	return errors.Join(errs...)
+}
+
 func (f *file) render(env subst.Lookup, opt Options, log *slog.Logger) []error {
 	b, err := os.ReadFile(f.real)
 	if err != nil {
@@ -153,7 +197,7 @@ func (f *file) render(env subst.Lookup, opt Options, log *slog.Logger) []error {
 	if err != nil {
 		return []error{&ConfigError{fmt.Errorf("%s:%w", f.path, err)}}
 	}
-	out, uses, errs := tpl.Render(env, subst.Options{Strict: opt.Strict})
+	out, uses, errs := tpl.Render(env, subst.Options{Strict: opt.Strict, Encode: opt.Encode})
 	if len(errs) > 0 {
 		// Unset variables, refused defaults and unreadable NAME_FILEs alike
 		// are configuration the user fixes.
@@ -196,11 +240,11 @@ func commit(ctx context.Context, files []*file, opt Options, log *slog.Logger) (
 		}
 	}()
 	for _, f := range files {
-		if f.tmp, err = writeTemp(f.real, f.new, f.info); err != nil {
+		if f.tmp, err = writeTemp(f.dst, f.new, f.info, opt.OutDir == ""); err != nil {
 			return fmt.Errorf("%s: %w", f.path, err)
 		}
 		if opt.Backup {
-			if f.bak, err = writeTemp(f.real, f.old, f.info); err != nil {
+			if f.bak, err = writeTemp(f.real, f.old, f.info, true); err != nil {
 				return fmt.Errorf("%s: backup: %w", f.path, err)
 			}
 		}
@@ -216,7 +260,7 @@ func commit(ctx context.Context, files []*file, opt Options, log *slog.Logger) (
 		}
 		err = fmt.Errorf("%s: %w", f.path, err)
 		for _, done := range files[:i] {
-			if rerr := done.restore(); rerr != nil {
+			if rerr := done.restore(opt); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("%s: could not put the original back: %w", done.path, rerr))
 			}
 		}
@@ -242,16 +286,20 @@ func (f *file) rename(opt Options) error {
 		}
 		f.bak = ""
 	}
-	if err := os.Rename(f.tmp, f.real); err != nil {
+	if err := os.Rename(f.tmp, f.dst); err != nil {
 		return err
 	}
 	f.tmp, f.moved = "", true
 	return nil
 }
 
-// restore writes the original content back, the same careful way.
-func (f *file) restore() error {
-	tmp, err := writeTemp(f.real, f.old, f.info)
+// restore writes the original content back, the same careful way; a file
+// rendered into OutDir is removed instead.
+func (f *file) restore(opt Options) error {
+	if opt.OutDir != "" {
+		return os.Remove(f.dst)
+	}
+	tmp, err := writeTemp(f.real, f.old, f.info, true)
 	if err != nil {
 		return err
 	}
@@ -262,9 +310,9 @@ func (f *file) restore() error {
 	return nil
 }
 
-// writeTemp writes data to a new file beside path, with path's mode and
-// owner, flushed to disk, and returns its name.
-func writeTemp(path string, data []byte, info fs.FileInfo) (name string, err error) {
+// writeTemp writes data to a new file beside path, with info's mode (and
+// owner, with keepOwner), flushed to disk, and returns its name.
+func writeTemp(path string, data []byte, info fs.FileInfo, keepOwner bool) (name string, err error) {
 	t, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".ep-*")
 	if err != nil {
 		return "", err
@@ -283,7 +331,7 @@ func writeTemp(path string, data []byte, info fs.FileInfo) (name string, err err
 	if err != nil {
 		return "", err
 	}
-	if have, _ := got.Sys().(*syscall.Stat_t); want != nil && have != nil && (want.Uid != have.Uid || want.Gid != have.Gid) {
+	if have, _ := got.Sys().(*syscall.Stat_t); keepOwner && want != nil && have != nil && (want.Uid != have.Uid || want.Gid != have.Gid) {
 		if err = t.Chown(int(want.Uid), int(want.Gid)); err != nil {
 			return "", fmt.Errorf("keep owner %d:%d: %w", want.Uid, want.Gid, err)
 		}
@@ -305,7 +353,7 @@ func dirs(files []*file) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, f := range files {
-		if d := filepath.Dir(f.real); !seen[d] {
+		if d := filepath.Dir(f.dst); !seen[d] {
 			seen[d] = true
 			out = append(out, d)
 		}

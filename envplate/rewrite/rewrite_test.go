@@ -257,3 +257,49 @@ func TestGlobs(t *testing.T) {
 func newLog(w *bytes.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
+
+// With OutDir the originals are only read: every matched file (with or
+// without references) is rendered into OutDir under its own name, with its
+// mode; each glob is expanded once, so a file whose name holds glob
+// characters is itself, not a pattern.
+func TestOutDir(t *testing.T) {
+	src := tree(t, map[string]string{
+		"a/app.conf": "h=${HOST}\n", "a/plain.txt": "no refs\n", "a/x[1].conf": "b=${BUCKET}\n", "a/x1.conf": "one\n",
+	})
+	before := snapshot(t, src)
+	out := filepath.Join(t.TempDir(), "render")
+	if err := Apply(context.Background(), []string{filepath.Join(src, "a/*")}, env, Options{OutDir: out}); err != nil {
+		t.Fatal(err)
+	}
+	sameTree(t, snapshot(t, src), before)
+	sameTree(t, snapshot(t, out), map[string]string{
+		"app.conf": "-rw-r----- h=es:9200\n", "plain.txt": "-rw-r----- no refs\n", "x[1].conf": "-rw-r----- b=backups\n", "x1.conf": "-rw-r----- one\n",
+	})
+}
+
+// Two files with one name in different directories would land on one file
+// in OutDir: refused, naming both, and nothing is written.
+func TestOutDirRefusesTwoFilesWithOneName(t *testing.T) {
+	src := tree(t, map[string]string{"a/app.conf": "h=${HOST}\n", "b/app.conf": "b=${BUCKET}\n", "b/other.conf": "o\n"})
+	out := filepath.Join(t.TempDir(), "render")
+	globs := []string{filepath.Join(src, "a/*.conf"), filepath.Join(src, "b/*.conf"), filepath.Join(src, "a/app.conf")}
+	err := Apply(context.Background(), globs, env, Options{OutDir: out})
+	var ce *ConfigError
+	want := filepath.Join(src, "a/app.conf") + " and " + filepath.Join(src, "b/app.conf") + " would both be rendered to " + filepath.Join(out, "app.conf")
+	if err == nil || !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want a ConfigError containing %q", err, want)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("the output directory was created or written: %v", err)
+	}
+	// The same file matched twice is rendered once, not refused.
+	if err := Apply(context.Background(), globs[:1:1], env, Options{OutDir: out}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Apply(context.Background(), []string{filepath.Join(src, "a/app.conf"), filepath.Join(src, "a/*.conf")}, env, Options{OutDir: out}); err != nil {
+		t.Fatalf("one file matched by two globs: %v", err)
+	}
+	if err := Apply(context.Background(), globs[:1], env, Options{OutDir: out, Backup: true}); err == nil || !errors.As(err, &ce) {
+		t.Fatalf("-b with an output directory: %v, want a ConfigError", err)
+	}
+}

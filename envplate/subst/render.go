@@ -62,6 +62,10 @@ type Options struct {
 	// refuses defaults: a template meant for production must get every
 	// value from its environment.
 	Strict bool
+	// Encode, when set, converts each value a Lookup gave before it is
+	// written (ep -c: the file's charset). Defaults are not converted: they
+	// are the template's own text, already in its charset.
+	Encode func(value string) (string, error)
 }
 
 // Render resolves every reference in t with env. It reports every failing
@@ -113,8 +117,15 @@ func (r *renderer) ref(b *strings.Builder, n *refNode) {
 			r.fail(n, nil, "is set but empty (strict mode refuses empty values)")
 			return
 		}
+		s := v.S
+		if r.opt.Encode != nil {
+			if s, err = r.opt.Encode(s); err != nil {
+				r.fail(n, err, "cannot be written: %v", err)
+				return
+			}
+		}
 		r.uses = append(r.uses, Use{Name: n.name, From: v.From})
-		b.WriteString(v.S)
+		b.WriteString(s)
 		return
 	}
 	state := "unset"

@@ -31,6 +31,8 @@ func Main(args []string) int {
 type Env struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+
+	check *check // set by `es-snapshot check` (check.go)
 }
 
 // usageError is a usage or configuration mistake: exit status 2.
@@ -49,6 +51,7 @@ commands:
   prune         delete old snapshots (--keep-last, --max-age), never the newest --min-keep good ones
   restore       restore a snapshot (default: the latest SUCCESS one)
   status        show the running snapshots
+  check         check the es-backup job's configuration as these commands read it; contacts nothing
 
 Run es-snapshot COMMAND --help for its flags. Every flag has an environment
 variable (shown in --help); flags win. Exit status: 0 done, 1 the work
@@ -101,6 +104,8 @@ func dispatch(ctx context.Context, args []string, env Env) error {
 		return cmdRestore(ctx, args[1:], env)
 	case "status":
 		return cmdStatus(ctx, args[1:], env)
+	case "check":
+		return cmdCheck(ctx, args[1:], env)
 	}
 	return usagef("unknown command %q (see es-snapshot --help)", args[0])
 }

@@ -23,10 +23,14 @@ type flagSet struct {
 	errs      []error
 	postParse []func() error
 	synopsis  string
+	from      map[string]string // flag name -> the variable that set it
 }
 
 func newFlagSet(name string, env Env, synopsis string) *flagSet {
-	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), env: env}
+	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), env: env, from: map[string]string{}}
+	if env.check != nil {
+		env.check.fs = fs
+	}
 	// The flag package's own messages and usage go nowhere: a mistake is
 	// one line (parse), --help prints the usage to stdout.
 	fs.SetOutput(io.Discard)
@@ -64,6 +68,21 @@ func (fs *flagSet) lookup(secret bool, names ...string) (string, string, bool) {
 	return "", "", false
 }
 
+// origin names where a flag's value came from, for messages: its variable,
+// or the flag.
+func (fs *flagSet) origin(name string) string {
+	if v, ok := fs.from[name]; ok && !fs.given(name) {
+		return v
+	}
+	return "--" + name
+}
+
+func (fs *flagSet) given(name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 func envDoc(names []string, secret bool) string {
 	var parts []string
 	for _, n := range names {
@@ -90,7 +109,10 @@ func (fs *flagSet) secret(p *string, name, doc string, vars ...string) {
 }
 
 func (fs *flagSet) strX(p *string, name, def, doc string, secret bool, vars ...string) {
-	v, _, ok := fs.lookup(secret, vars...)
+	v, from, ok := fs.lookup(secret, vars...)
+	if ok {
+		fs.from[name] = from
+	}
 	if secret {
 		// Registered with an empty default so --help never prints a secret.
 		fs.StringVar(p, name, "", doc+envDoc(vars, true))
@@ -107,6 +129,7 @@ func (fs *flagSet) strX(p *string, name, def, doc string, secret bool, vars ...s
 
 func (fs *flagSet) boolean(p *bool, name string, def bool, doc string, vars ...string) {
 	if v, from, ok := fs.lookup(false, vars...); ok {
+		fs.from[name] = from
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			fs.errs = append(fs.errs, usagef("%s=%q: not a boolean (true/false)", from, v))
@@ -119,6 +142,7 @@ func (fs *flagSet) boolean(p *bool, name string, def bool, doc string, vars ...s
 
 func (fs *flagSet) integer(p *int, name string, def int, doc string, vars ...string) {
 	if v, from, ok := fs.lookup(false, vars...); ok {
+		fs.from[name] = from
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			fs.errs = append(fs.errs, usagef("%s=%q: not an integer", from, v))
@@ -186,6 +210,7 @@ func (fs *flagSet) duration(p *time.Duration, name string, def time.Duration, ze
 	*p = def
 	a := age{p, zeroOK}
 	if v, from, ok := fs.lookup(false, vars...); ok {
+		fs.from[name] = from
 		d, err := parseAge(v)
 		if err == nil {
 			if cerr := a.check(d); cerr != nil {
@@ -245,6 +270,9 @@ func (fs *flagSet) connFlags(c *conn, defaultTimeout time.Duration) {
 	fs.duration(&c.timeout, "timeout", defaultTimeout, false, "deadline of the whole command (polls and retries included)", "ES_TIMEOUT")
 	fs.boolean(&c.verbose, "verbose", false, "log every request", "ES_VERBOSE")
 	fs.postParse = append(fs.postParse, func() error {
+		if err := esclient.CheckURL(c.url); err != nil {
+			return usagef("%s: %v", fs.origin("url"), err)
+		}
 		for _, f := range []struct{ file, into *string }{{&pwFile, &c.password}, {&keyFile, &c.apiKey}} {
 			if *f.file == "" {
 				continue
@@ -268,6 +296,9 @@ func (c *conn) client(ctx context.Context, env Env) (*snapshot.Runner, error) {
 	})
 	if err != nil {
 		return nil, usagef("%v", err)
+	}
+	if env.check != nil {
+		return nil, env.check.stop(cl)
 	}
 	v, err := cl.Info(ctx)
 	if err != nil {
@@ -298,6 +329,12 @@ func (n naming) namer() (*snapshot.Namer, error) {
 
 func (fs *flagSet) repoFlag(p *string) {
 	fs.str(p, "repository", "", "the snapshot repository (required)", "ES_REPOSITORY")
+	fs.postParse = append(fs.postParse, func() error {
+		if err := needRepo(*p); err != nil && *p != "" {
+			return usagef("%s: %v", fs.origin("repository"), err)
+		}
+		return nil
+	})
 }
 
 func needRepo(repo string) error {

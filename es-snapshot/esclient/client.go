@@ -57,20 +57,34 @@ type Client struct {
 	log      *slog.Logger
 }
 
-// New checks cfg and returns a client. Errors here are configuration errors.
-func New(cfg Config) (*Client, error) {
-	if cfg.URL == "" {
+// CheckURL refuses a server URL New would refuse.
+func CheckURL(raw string) error {
+	_, err := parseURL(raw)
+	return err
+}
+
+func parseURL(raw string) (*url.URL, error) {
+	if raw == "" {
 		return nil, errors.New("no server URL")
 	}
-	u, err := url.Parse(cfg.URL)
+	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("server URL: %w", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("server URL %q: scheme must be http or https", Redact(cfg.URL))
+		return nil, fmt.Errorf("server URL %q: scheme must be http or https", Redact(raw))
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("server URL %q: no host", Redact(cfg.URL))
+		return nil, fmt.Errorf("server URL %q: no host", Redact(raw))
+	}
+	return u, nil
+}
+
+// New checks cfg and returns a client. Errors here are configuration errors.
+func New(cfg Config) (*Client, error) {
+	u, err := parseURL(cfg.URL)
+	if err != nil {
+		return nil, err
 	}
 	log := cfg.Logger
 	if log == nil {

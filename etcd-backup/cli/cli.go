@@ -40,6 +40,8 @@ type Env struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Now            func() time.Time
+
+	check *check // set by `etcd-backup check` (check.go)
 }
 
 // usageError is a bad flag, argument or variable: exit status 2.
@@ -60,6 +62,7 @@ Usage:
   etcd-backup dump    [flags] [DEST]     logical JSON export of the keys under --key
   etcd-backup load    [flags] [SRC]      import a dump (refuses existing keys unless --overwrite)
   etcd-backup prune   [flags] [s3://bucket/prefix/]   delete old backups, keeping --min-keep verified ones
+  etcd-backup check                      check the job's configuration as the commands read it; contacts nothing
   etcd-backup version
 
 Run "etcd-backup COMMAND --help" for a command's flags. Every flag also has an
@@ -96,8 +99,10 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = runLoad(ctx, rest, env)
 	case "prune":
 		err = runPrune(ctx, rest, env)
+	case "check":
+		err = runCheck(rest, env)
 	default:
-		fmt.Fprintf(env.Stderr, "etcd-backup: unknown command %q (save, verify, restore, dump, load, prune)\n", cmd)
+		fmt.Fprintf(env.Stderr, "etcd-backup: unknown command %q (save, verify, restore, dump, load, prune, check)\n", cmd)
 		return 2
 	}
 	if errors.Is(err, flag.ErrHelp) {
@@ -137,7 +142,11 @@ func newFlags(name, usage string, env Env) *flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported once, by Run
 	fs.Usage = func() {}
-	return &flags{fs: fs, env: env, name: name, usage: usage, from: map[string]string{}}
+	f := &flags{fs: fs, env: env, name: name, usage: usage, from: map[string]string{}}
+	if env.check != nil {
+		env.check.flags = f
+	}
+	return f
 }
 
 func (f *flags) printUsage(w io.Writer) {

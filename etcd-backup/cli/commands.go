@@ -82,6 +82,9 @@ func runSave(ctx context.Context, args []string, env Env) error {
 			return err
 		}
 	}
+	if env.check != nil {
+		return env.check.save(env, conn, s, dst)
+	}
 	res, err := s.Save(ctx, dst)
 	if err != nil {
 		return err
@@ -140,6 +143,9 @@ func runVerify(ctx context.Context, args []string, env Env) error {
 	fe, err := fetcher(src, &s3f, env, f)
 	if err != nil {
 		return err
+	}
+	if env.check != nil {
+		return env.check.verify(src)
 	}
 	res, err := fe.Verify(ctx, src, tmp)
 	if err != nil {
@@ -242,6 +248,9 @@ func runDump(ctx context.Context, args []string, env Env) error {
 	cfg, err := conn.config(env, f)
 	if err != nil {
 		return err
+	}
+	if env.check != nil {
+		return env.check.dump(env, conn, key, dst)
 	}
 	log := newLogger(env.Stderr, env.Getenv)
 	members, errs := cfg.Healthy(ctx)
@@ -443,6 +452,9 @@ func runPrune(ctx context.Context, args []string, env Env) error {
 	store, err := s3f.store(env, f, newLogger(env.Stderr, env.Getenv))
 	if err != nil {
 		return err
+	}
+	if env.check != nil {
+		return env.check.prune(o)
 	}
 	plan, err := backup.Prune(ctx, store, o)
 	for _, d := range plan {

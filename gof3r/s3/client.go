@@ -106,6 +106,18 @@ func New(cfg Config) (*Client, error) {
 	return &Client{cfg: cfg, core: minio.Core{Client: mc}}, nil
 }
 
+// Endpoint is the server's scheme://host[:port], as resolved from Config.
+func (c *Client) Endpoint() string {
+	secure, host, _ := c.cfg.endpointURL()
+	if secure {
+		return "https://" + host
+	}
+	return "http://" + host
+}
+
+// Region is the region requests are signed for, as resolved from Config.
+func (c *Client) Region() string { return c.cfg.Region }
+
 // Object describes a stored object.
 type Object struct {
 	Bucket, Key  string

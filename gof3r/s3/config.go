@@ -112,11 +112,12 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-var awsRegionHost = regexp.MustCompile(`^s3[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?$`)
+var awsRegionHost = regexp.MustCompile(`^s3(?:-fips)?[.-](?:dualstack\.)?([a-z0-9-]+)\.amazonaws\.com(\.cn)?$`)
 
 // regionFromEndpoint reads the region out of an AWS host name such as
 // s3-eu-west-1.amazonaws.com or s3.eu-west-1.amazonaws.com (the original
-// image's default endpoint is the former), so that signing uses it.
+// image's default endpoint is the former), also in its dualstack, FIPS and
+// China (.amazonaws.com.cn) forms, so that signing uses it.
 func regionFromEndpoint(endpoint string) string {
 	host := endpoint
 	if u, err := url.Parse(endpoint); err == nil && u.Host != "" {

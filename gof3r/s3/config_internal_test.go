@@ -8,9 +8,17 @@ func TestRegionFromEndpoint(t *testing.T) {
 		"s3.eu-central-1.amazonaws.com":      "eu-central-1",
 		"https://s3.us-west-2.amazonaws.com": "us-west-2",
 		"s3.amazonaws.com":                   "",
-		"s3-external-1.amazonaws.com":        "",
-		"127.0.0.1:7070":                     "",
-		"http://minio.internal:9000":         "",
+		// AWS's other endpoint forms (issue 13.2: the entrypoint guessed
+		// us-east-1 for the first two and refused the third).
+		"s3.cn-north-1.amazonaws.com.cn":                "cn-north-1",
+		"s3.eu-west-1.amazonaws.com:443":                "eu-west-1",
+		"s3.dualstack.eu-west-1.amazonaws.com":          "eu-west-1",
+		"https://s3.dualstack.ap-south-1.amazonaws.com": "ap-south-1",
+		"s3-fips.us-gov-west-1.amazonaws.com":           "us-gov-west-1",
+		"s3-fips.dualstack.us-east-2.amazonaws.com":     "us-east-2",
+		"s3-external-1.amazonaws.com":                   "",
+		"127.0.0.1:7070":                                "",
+		"http://minio.internal:9000":                    "",
 	} {
 		if got := regionFromEndpoint(ep); got != want {
 			t.Errorf("regionFromEndpoint(%q) = %q, want %q", ep, got, want)
@@ -64,6 +72,28 @@ func TestEndpointURL(t *testing.T) {
 		secure, host, err := tc.cfg.endpointURL()
 		if (err != nil) != tc.bad || (!tc.bad && (secure != tc.secure || host != tc.host)) {
 			t.Errorf("%+v: %v %q %v", tc.cfg, secure, host, err)
+		}
+	}
+}
+
+// A client reports the endpoint and region it signs for (etcd-backup check
+// prints them), resolved here and nowhere else.
+func TestClientEndpointAndRegion(t *testing.T) {
+	for _, tc := range []struct {
+		cfg              Config
+		endpoint, region string
+	}{
+		{Config{Endpoint: "s3-eu-west-1.amazonaws.com"}, "https://s3-eu-west-1.amazonaws.com", "eu-west-1"},
+		{Config{Region: "us-west-2"}, "https://s3.us-west-2.amazonaws.com", "us-west-2"},
+		{Config{Endpoint: "http://127.0.0.1:7070"}, "http://127.0.0.1:7070", "us-east-1"},
+		{Config{Endpoint: "http://127.0.0.1:7070", Region: "eu-central-1"}, "http://127.0.0.1:7070", "eu-central-1"},
+	} {
+		c, err := New(tc.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Endpoint() != tc.endpoint || c.Region() != tc.region {
+			t.Errorf("%+v: %s %s, want %s %s", tc.cfg, c.Endpoint(), c.Region(), tc.endpoint, tc.region)
 		}
 	}
 }
