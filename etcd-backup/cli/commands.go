@@ -45,6 +45,8 @@ func runSave(ctx context.Context, args []string, env Env) error {
 	f.str(&progress, "progress", "10s", "interval of progress lines on long saves", "ETCD_BACKUP_PROGRESS")
 	f.str(&timeout, "save-timeout", "1h", "deadline of the whole snapshot transfer", "ETCD_BACKUP_SAVE_TIMEOUT")
 	f.str(&rate, "rate-limit", "0", "read the snapshot at most this fast, bytes per second (such as 50M); 0 = no limit", "ETCD_BACKUP_RATE_LIMIT")
+	var inc incrFlags
+	inc.define(f)
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -58,6 +60,15 @@ func runSave(ctx context.Context, args []string, env Env) error {
 	}
 	if arg, err = s3Target(arg, bucket, prefix); err != nil {
 		return err
+	}
+	if err := inc.read(f); err != nil {
+		return err
+	}
+	var incBucket, incPrefix string
+	if inc.on {
+		if incBucket, incPrefix, err = incrementalTarget(arg); err != nil {
+			return err
+		}
 	}
 	dst, err := backup.ParseLocation(arg, true, env.Now())
 	if err != nil {
@@ -83,7 +94,13 @@ func runSave(ctx context.Context, args []string, env Env) error {
 		}
 	}
 	if env.check != nil {
+		if inc.on {
+			return env.check.incremental(env, conn, s, "s3://"+incBucket+"/"+incPrefix, inc.describe())
+		}
 		return env.check.save(env, conn, s, dst)
+	}
+	if inc.on {
+		return runIncrementalSave(ctx, env, s, &inc, incBucket, incPrefix)
 	}
 	res, err := s.Save(ctx, dst)
 	if err != nil {
@@ -165,7 +182,7 @@ func runVerify(ctx context.Context, args []string, env Env) error {
 }
 
 func runRestore(ctx context.Context, args []string, env Env) error {
-	f := newFlags("restore", "restore [flags] SRC --data-dir DIR", env)
+	f := newFlags("restore", "restore [flags] SRC --data-dir DIR  (SRC s3://bucket/prefix/ with --to-revision R or --to-time T: a point in time of a chain)", env)
 	var s3f s3Flags
 	var o backup.RestoreOptions
 	var peers, bump string
@@ -178,13 +195,21 @@ func runRestore(ctx context.Context, args []string, env Env) error {
 	f.str(&peers, "initial-advertise-peer-urls", "http://localhost:2380", "the restored member's peer URLs", "ETCD_INITIAL_ADVERTISE_PEER_URLS")
 	f.str(&bump, "bump-revision", "0", "add this much to the revision after restore (Kubernetes restores; needs --mark-compacted)", "ETCD_BACKUP_BUMP_REVISION")
 	f.boolean(&o.MarkCompacted, "mark-compacted", "mark the restored revision compacted (needs --bump-revision)", "ETCD_BACKUP_MARK_COMPACTED")
+	var pitr pitrFlags
+	pitr.define(f)
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
 	}
-	src, err := oneSource(pos, "source", env)
+	chainSrc, err := pitr.source(pos, f)
 	if err != nil {
 		return err
+	}
+	var src backup.Location
+	if chainSrc == nil {
+		if src, err = oneSource(pos, "source", env); err != nil {
+			return err
+		}
 	}
 	if o.DataDir == "" {
 		return usagef("--data-dir is required")
@@ -202,6 +227,9 @@ func runRestore(ctx context.Context, args []string, env Env) error {
 	}
 	if o.InitialCluster == "" && len(o.PeerURLs) > 0 {
 		o.InitialCluster = o.Name + "=" + o.PeerURLs[0]
+	}
+	if chainSrc != nil {
+		return runChainRestore(ctx, env, f, &s3f, chainSrc, o)
 	}
 	fe, err := fetcher(src, &s3f, env, f)
 	if err != nil {
