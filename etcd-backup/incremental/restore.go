@@ -245,12 +245,15 @@ func (r *Restorer) replay(ctx context.Context, path string, p Plan) (trimmed int
 		}
 		r.Log.Info("dropped the full snapshot's changes after the target", "revision", p.Revision, "held", held, "changes", trimmed)
 	}
+	// The cluster every delta must come from: the full snapshot's, or
+	// (when its metadata does not say) the first delta's.
+	cluster := p.Full.ClusterID
 	var last int64
 	for i, d := range p.Deltas {
 		if err := ctx.Err(); err != nil {
 			return trimmed, events, err
 		}
-		a, err := r.apply(ctx, db, d, p)
+		a, err := r.apply(ctx, db, d, p, &cluster)
 		if err != nil {
 			return trimmed, events, fmt.Errorf("%s (%d of %d, %s): %w", d, i+1, len(p.Deltas), r.url(d.Name), err)
 		}
@@ -268,7 +271,7 @@ func (r *Restorer) replay(ctx context.Context, path string, p Plan) (trimmed int
 // apply streams one delta from S3 through its codec layers and its own
 // checks into db. The delta must be the one its name says, build on the
 // plan's full snapshot and come from its cluster.
-func (r *Restorer) apply(ctx context.Context, db *replay.DB, d chain.Delta, p Plan) (replay.Applied, error) {
+func (r *Restorer) apply(ctx context.Context, db *replay.DB, d chain.Delta, p Plan, cluster *string) (replay.Applied, error) {
 	gctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pr, pw := io.Pipe()
@@ -282,7 +285,7 @@ func (r *Restorer) apply(ctx context.Context, db *replay.DB, d chain.Delta, p Pl
 		pw.CloseWithError(err)
 		done <- got{obj, err}
 	}()
-	a, err := r.read(pr, db, d, p)
+	a, err := r.read(pr, db, d, p, cluster)
 	pr.CloseWithError(errors.New("replay stopped"))
 	if err != nil {
 		cancel()
@@ -292,14 +295,14 @@ func (r *Restorer) apply(ctx context.Context, db *replay.DB, d chain.Delta, p Pl
 		err = fmt.Errorf("S3: %w", g.err)
 	}
 	if err == nil {
-		if c := g.obj.Metadata[backup.MetaCluster]; c != "" && p.Full.ClusterID != "" && c != p.Full.ClusterID {
-			err = fmt.Errorf("its metadata says cluster %s, the full snapshot is of cluster %s", c, p.Full.ClusterID)
+		if c := g.obj.Metadata[backup.MetaCluster]; c != "" && c != *cluster {
+			err = fmt.Errorf("its metadata says cluster %s, the chain is of cluster %s", c, *cluster)
 		}
 	}
 	return a, err
 }
 
-func (r *Restorer) read(src io.Reader, db *replay.DB, d chain.Delta, p Plan) (replay.Applied, error) {
+func (r *Restorer) read(src io.Reader, db *replay.DB, d chain.Delta, p Plan, cluster *string) (replay.Applied, error) {
 	expect := d.Layers
 	cr, err := codec.NewReader(src, codec.ReadOptions{Identities: r.Read.Identities, Expect: &expect})
 	if err != nil {
@@ -311,11 +314,14 @@ func (r *Restorer) read(src io.Reader, db *replay.DB, d chain.Delta, p Plan) (re
 		return replay.Applied{}, err
 	}
 	h := dr.Header()
+	if *cluster == "" {
+		*cluster = h.ClusterID
+	}
 	switch {
 	case h.From != d.From || h.To != d.To:
 		return replay.Applied{}, fmt.Errorf("it holds revisions %d to %d, its name says %d to %d", h.From, h.To, d.From, d.To)
-	case p.Full.ClusterID != "" && h.ClusterID != p.Full.ClusterID:
-		return replay.Applied{}, fmt.Errorf("it is from cluster %s (member %s), the full snapshot %s is of cluster %s", h.ClusterID, h.MemberID, p.Full.Name, p.Full.ClusterID)
+	case h.ClusterID != *cluster:
+		return replay.Applied{}, fmt.Errorf("it is from cluster %s (member %s), the chain is of cluster %s", h.ClusterID, h.MemberID, *cluster)
 	case h.Base != p.Full.Name:
 		return replay.Applied{}, fmt.Errorf("it builds on the full snapshot %s, not on %s", h.Base, p.Full.Name)
 	}
