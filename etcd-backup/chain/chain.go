@@ -166,14 +166,19 @@ func (p Path) Bytes() int64 {
 	return n
 }
 
-// reach finds, for every revision that deltas starting at base+1 can
-// reach, the delta that reaches it (the first found, in revision order).
-func (l Listing) reach(base int64) map[int64]*step {
+// reach finds, for every revision that deltas starting after the full
+// snapshot f can reach, the delta that reaches it (the first found, in
+// revision order). Only deltas taken after f count: a chain's deltas
+// always are, and a delta of an older chain that merely continues f's
+// revision (f taken at the revision where that chain's delta ended) is not
+// f's.
+func (l Listing) reach(f Full) map[int64]*step {
+	base := f.Revision
 	ends := map[int64]*step{base: nil}
 	for i := range l.Deltas {
 		d := &l.Deltas[i]
 		prev, ok := ends[d.From-1]
-		if !ok || d.From <= base {
+		if !ok || d.From <= base || d.Time.Before(f.Time) {
 			continue
 		}
 		if _, seen := ends[d.To]; !seen {
@@ -202,9 +207,10 @@ func (s *step) path(base int64) Path {
 	return p
 }
 
-// Longest is the path from base that reaches the newest revision.
-func (l Listing) Longest(base int64) Path {
-	ends := l.reach(base)
+// Longest is the path from the full snapshot f that reaches the newest revision.
+func (l Listing) Longest(f Full) Path {
+	base := f.Revision
+	ends := l.reach(f)
 	best := base
 	for e := range ends {
 		best = max(best, e)
@@ -236,13 +242,15 @@ func (e *GapError) Error() string {
 	return s + ")"
 }
 
-// To is the path from base to the first delta that covers target: the
-// deltas to replay to end at exactly target. A gap is a *GapError.
-func (l Listing) To(full string, base, target int64) (Path, error) {
+// To is the path from the full snapshot f to the first delta that covers
+// target: the deltas to replay to end at exactly target. A gap is a
+// *GapError.
+func (l Listing) To(f Full, target int64) (Path, error) {
+	base, full := f.Revision, f.Name
 	if target == base {
 		return Path{Base: base, Reached: base}, nil
 	}
-	ends := l.reach(base)
+	ends := l.reach(f)
 	// The covering delta that ends soonest: the least to fetch.
 	var best *Delta
 	var bestPrev *step
@@ -252,7 +260,7 @@ func (l Listing) To(full string, base, target int64) (Path, error) {
 			continue
 		}
 		prev, ok := ends[d.From-1]
-		if !ok || d.From <= base {
+		if !ok || d.From <= base || d.Time.Before(f.Time) {
 			continue
 		}
 		if best == nil || d.To < best.To {
@@ -312,7 +320,7 @@ func (l Listing) Plan(target int64, notAfter time.Time) (Full, Path, error) {
 		if f.Revision > target || (!notAfter.IsZero() && f.Time.After(notAfter)) {
 			continue
 		}
-		p, err := l.To(f.Name, f.Revision, target)
+		p, err := l.To(f, target)
 		return f, p, err
 	}
 	return Full{}, Path{}, &NoFullError{Target: target, Oldest: oldest}

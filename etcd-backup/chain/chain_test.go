@@ -64,14 +64,15 @@ func TestPathsAndGaps(t *testing.T) {
 	b.delta(90, 130, 0) // an older chain's delta: never on this chain's paths
 	l := b.listing()
 
-	if p := l.Longest(100); p.Reached != 300 || len(p.Deltas) != 3 || p.Deltas[0].To != 120 {
+	f := l.Fulls[0]
+	if p := l.Longest(f); p.Reached != 300 || len(p.Deltas) != 3 || p.Deltas[0].To != 120 {
 		t.Fatalf("longest: %+v", p)
 	}
 	for _, tc := range []struct {
 		target int64
 		want   string
 	}{{100, ""}, {101, "101-120"}, {140, "101-150"}, {150, "101-150"}, {151, "101-120 121-200"}, {300, "101-120 121-200 201-300"}} {
-		p, err := l.To(full, 100, tc.target)
+		p, err := l.To(f, tc.target)
 		if err != nil {
 			t.Fatalf("to %d: %v", tc.target, err)
 		}
@@ -84,7 +85,7 @@ func TestPathsAndGaps(t *testing.T) {
 		}
 	}
 	// Beyond the newest delta, and a missing delta in the middle.
-	_, err := l.To(full, 100, 301)
+	_, err := l.To(f, 301)
 	var g *GapError
 	if !errors.As(err, &g) || !strings.Contains(err.Error(), "no delta covers revisions 301 to 301") || !strings.Contains(err.Error(), "through delta 201-300") {
 		t.Fatalf("past the end: %v", err)
@@ -94,7 +95,7 @@ func TestPathsAndGaps(t *testing.T) {
 	b.delta(101, 120, 1)
 	b.delta(151, 200, 3) // 121-150 is missing
 	l = b.listing()
-	_, err = l.To(full, 100, 180)
+	_, err = l.To(l.Fulls[0], 180)
 	if !errors.As(err, &g) || err.Error() != "the chain of "+full+" has a gap: no delta covers revisions 121 to 150 (it reaches 120 through delta 101-120, and delta 151-200 comes next)" {
 		t.Fatalf("gap: %v", err)
 	}
@@ -185,5 +186,27 @@ func TestRetainKeepsChains(t *testing.T) {
 	}
 	if n != 3 {
 		t.Fatalf("kept %d", n)
+	}
+}
+
+// A full snapshot taken at the revision where an older chain's delta ended
+// (a cluster restored to that point) starts a chain of its own: the older
+// chain's next delta, taken before it, is not on its paths.
+func TestOlderChainsDeltasAreNotANewFullsChain(t *testing.T) {
+	var b bucket
+	b.full(0, 100)
+	b.delta(101, 120, 1)
+	b.delta(121, 130, 2) // old history after 120
+	b.full(5, 120)       // restored at 120, new history from here
+	b.delta(121, 125, 6)
+	l := b.listing()
+	if p := l.Longest(l.Fulls[0]); p.Reached != 125 || len(p.Deltas) != 1 || p.Deltas[0].Time != t0.Add(6*time.Minute) {
+		t.Fatalf("the new full's chain: %+v", p)
+	}
+	if _, _, err := l.Plan(128, time.Time{}); err == nil || !strings.Contains(err.Error(), "no delta covers revisions 126 to 128") {
+		t.Fatalf("128 is only in the old history: %v", err)
+	}
+	if f, p, err := l.Plan(128, t0.Add(3*time.Minute)); err != nil || f.Revision != 100 || p.Reached != 130 {
+		t.Fatalf("128 as of minute 3, in the old history: %+v %+v %v", f, p, err)
 	}
 }

@@ -54,7 +54,7 @@ func (l Listing) Points() []Point {
 		}
 		e, ok := ends[base]
 		if !ok {
-			e = l.reach(base.Revision)
+			e = l.reach(*base)
 			ends[base] = e
 		}
 		s, ok := e[d.To]

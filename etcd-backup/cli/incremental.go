@@ -133,7 +133,7 @@ type pitrFlags struct{ toRevision, toTime string }
 
 func (p *pitrFlags) define(f *flags) {
 	f.str(&p.toRevision, "to-revision", "", "restore exactly this revision from the chain under SRC (s3://bucket/prefix/)", "ETCD_BACKUP_TO_REVISION")
-	f.str(&p.toTime, "to-time", "", "restore the newest point at or before this time (RFC 3339, such as 2026-12-01T10:00:00Z) from the chain under SRC (s3://bucket/prefix/)", "ETCD_BACKUP_TO_TIME")
+	f.str(&p.toTime, "to-time", "", "restore the newest point at or before this time (RFC 3339, such as 2026-12-01T10:00:00Z) from the chain under SRC (s3://bucket/prefix/); with --to-revision, that revision of the chain as it stood then (revisions repeat after a cluster was restored)", "ETCD_BACKUP_TO_TIME")
 }
 
 // chainSource is a restore's source when it is a chain: SRC names a prefix,
@@ -160,9 +160,6 @@ func (p *pitrFlags) source(pos []string, f *flags) (*chainSource, error) {
 	cs.bucket, cs.prefix, _ = strings.Cut(strings.TrimPrefix(pos[0], "s3://"), "/")
 	if cs.bucket == "" {
 		return nil, usagef("%s: no bucket", pos[0])
-	}
-	if p.toRevision != "" && p.toTime != "" {
-		return nil, usagef("%s and %s are both given: give one", f.origin("to-revision"), f.origin("to-time"))
 	}
 	if p.toRevision != "" {
 		r, err := strconv.ParseInt(strings.TrimSpace(p.toRevision), 10, 64)

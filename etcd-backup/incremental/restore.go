@@ -30,6 +30,8 @@ type Target struct {
 
 func (t Target) String() string {
 	switch {
+	case t.Revision > 0 && !t.Time.IsZero():
+		return fmt.Sprintf("revision %d as the chain held it at %s", t.Revision, t.Time.UTC().Format(time.RFC3339))
 	case t.Revision > 0:
 		return fmt.Sprintf("revision %d", t.Revision)
 	case !t.Time.IsZero():
@@ -91,11 +93,12 @@ func (r *Restorer) Plan(ctx context.Context, t Target) (Plan, error) {
 		return nil
 	}
 	p := Plan{Target: t}
-	target, notAfter := t.Revision, time.Time{}
+	// With a revision and a time, the revision of the chain as it stood at
+	// that time: after a cluster was restored, revision numbers repeat.
+	target, notAfter := t.Revision, t.Time
 	if target == 0 {
 		// A time (or now): the newest point at or before it, a full
 		// snapshot or a delta's end.
-		notAfter = t.Time
 		if notAfter.IsZero() {
 			notAfter = time.Unix(math.MaxInt32, 0) // everything
 		}

@@ -282,7 +282,7 @@ func (s *Saver) state(ctx context.Context, cluster string) (state, string, error
 	case cs.full.ClusterID != "" && cs.full.ClusterID != cluster:
 		return cs, fmt.Sprintf("the newest full snapshot %s is of cluster %s, etcd is cluster %s", cs.full.Name, cs.full.ClusterID, cluster), nil
 	}
-	cs.path = l.Longest(cs.full.Revision)
+	cs.path = l.Longest(*cs.full)
 	if n := len(cs.path.Deltas); n > 0 {
 		last := cs.path.Deltas[n-1]
 		o, err := s.Store.Stat(ctx, s.Bucket, last.Key)
