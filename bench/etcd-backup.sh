@@ -77,17 +77,17 @@ for size in $sizes; do
 
 	read -r t_ctl r_ctl < <(measure etcdctl etcdctl --endpoints "$ep" snapshot save "$work/ctl.db")
 	read -r t_s3 r_s3 < <(measure eb-s3 env ETCD_BACKUP_LOG_LEVEL=debug "$eb" save --endpoints "$ep" "s3://bench/etcd.db")
-	# The S3 package logs how long the multipart upload and the server-side
-	# copy to the final key (with the checksum in its metadata) took.
-	split=$(grep -o 'upload=[0-9.]*[mµ]*s copy=[0-9.]*[mµ]*s' "$work/eb-s3.log" | tail -1 || true)
+	# The S3 package logs the parts and how long the upload took (there is
+	# no server-side copy any more: S3 checks the object's CRC64NVME).
+	split=$(grep -o 'parts=[0-9]* elapsed=[0-9.]*[mµ]*s' "$work/eb-s3.log" | tail -1 || true)
 	read -r t_file r_file < <(measure eb-file "$eb" save --endpoints "$ep" "$work/out.db")
 	# The peer pair: etcdctl to a local file, then gof3r uploads it. Peak RSS
 	# is the largest single process of the two.
 	t_pair="" r_pair=""
 	# shellcheck disable=SC2016 # $1.. are bash -c's arguments
 	read -r t_pair r_pair < <(measure pair bash -c 'etcdctl --endpoints "$1" snapshot save "$2" && "$3" put -b bench -k ctl.db -p "$2"' _ "$ep" "$work/ctl.db" "$gof3r") || true
-	# The S3 package's stream path alone (staging upload + server-side copy),
-	# fed the same snapshot from a pipe: what any streamed upload costs here.
+	# The S3 package's stream path alone, fed the same snapshot from a pipe:
+	# what any streamed upload costs here.
 	etcdctl --endpoints "$ep" snapshot save "$work/snap.db" >/dev/null 2>&1
 	t_pipe="" r_pipe=""
 	# shellcheck disable=SC2016

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # `make demo`: cronbox's main job on local defaults, with no cloud account.
 # It starts a real etcd (Debian's /usr/bin/etcd) and a real S3 server
-# (versitygw) on loopback with a bucket, runs the image's filesystem as a
-# container with go-cron as PID 1 (docker run where a Docker engine answers,
-# else unshare --pid + chroot as root), and backs etcd up every 10 seconds.
-# Ctrl-C stops the container gracefully and removes everything it started.
+# (versitygw) on loopback with a bucket, runs the image (IMAGE, which `make
+# demo` builds) as users do, `docker run` where a Docker engine answers, else
+# `podman run` (PODMAN), with go-cron as PID 1, and backs etcd up every 10
+# seconds. Ctrl-C stops the container gracefully and removes everything it
+# started.
 #
 #   DEMO_SECONDS=30 deploy/demo.sh   stop by itself after 30 s, and fail
-#                                    unless a backup was made and the status
-#                                    port answered 200 (the self-test)
+#                                    unless a backup was made, the status
+#                                    port answered 200 and the image's
+#                                    HEALTHCHECK passed (the self-test)
 # Ports: STATUS_PORT (18080), ETCD_PORT (23790), S3_PORT (23900).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,10 +29,22 @@ die() {
 	say "$*"
 	exit 1
 }
-for p in etcd etcdctl versitygw unshare chroot; do
-	command -v "$p" >/dev/null || die "$p is not installed: run 'make deps'"
+image=${IMAGE:-cronbox:demo}
+for p in etcd etcdctl versitygw; do
+	command -v "$p" >/dev/null || die "$p is not installed: run '.ci/deps demo' (or 'make demo')"
 done
-[ -x build/rootfs/usr/local/bin/entrypoint ] || die "build/rootfs is missing: run 'make rootfs'"
+# The engine, as `make image` chose it.
+if docker info >/dev/null 2>&1; then
+	engine=(docker)
+	ulimits=()
+else
+	read -r -a engine <<<"${PODMAN:-podman}"
+	command -v "${engine[0]}" >/dev/null || die "no container engine: docker info failed and ${engine[0]} is not installed (run 'make demo')"
+	# Explicit limits: podman's defaults raise them, which needs
+	# CAP_SYS_RESOURCE (sandboxes lack it).
+	ulimits=(--ulimit nofile=20000:20000 --ulimit nproc=1000:1000)
+fi
+"${engine[@]}" image inspect "$image" >/dev/null 2>&1 || die "no image $image in ${engine[0]}: run 'make demo' (or 'make image IMAGE=$image')"
 free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for p in "$status_port" "$etcd_port" "$((etcd_port + 1))" "$s3_port"; do
 	free "$p" || die "port $p is in use on 127.0.0.1 (set STATUS_PORT, ETCD_PORT or S3_PORT)"
@@ -39,16 +53,14 @@ done
 work=$(mktemp -d /tmp/cronbox-demo.XXXXXX)
 pids=()
 container=""
+name=cronbox-demo-$$
 cleanup() {
 	trap - EXIT INT TERM
 	if [ -n "$container" ]; then
-		say "stopping the container (SIGTERM, as docker stop does)"
-		if [ "$container" = docker ]; then
-			docker stop -t 30 cronbox-demo >/dev/null 2>&1 || true
-		else
-			kill -TERM "$container_pid" 2>/dev/null || true
-			wait "$container_pid" 2>/dev/null || true
-		fi
+		say "stopping the container ($(basename "${engine[0]}") stop: SIGTERM, then its exit)"
+		"${engine[@]}" stop -t 30 "$name" >/dev/null 2>&1 || true
+		wait "$container_pid" 2>/dev/null || true
+		"${engine[@]}" rm -f "$name" >/dev/null 2>&1 || true
 	fi
 	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
@@ -101,25 +113,11 @@ ETCD_KEEP_LAST=5
 EOF
 chmod 600 "$env_file"
 
-if docker info >/dev/null 2>&1 && [ "${DEMO_NO_DOCKER:-}" = "" ]; then
-	say "Docker engine found: building the image and running it with docker run"
-	make -s image IMAGE=cronbox:demo >&2
-	container=docker
-	docker run --rm --name cronbox-demo --network host --env-file "$env_file" cronbox:demo \
-		-p "$status_port" &
-	container_pid=$!
-else
-	say "no Docker engine: running build/rootfs with unshare --pid --fork + chroot (go-cron is PID 1)"
-	cp -a build/rootfs "$work/rootfs"
-	container=rootfs
-	(
-		while IFS= read -r name; do unset "$name" 2>/dev/null || true; done < <(compgen -e)
-		export PATH=/usr/local/bin:/bin:/sbin:/usr/bin:/usr/sbin HOME=/tmp
-		while IFS='=' read -r name value; do export "$name=$value"; done <"$env_file"
-		exec rootfs/run "$work/rootfs" -p "$status_port"
-	) &
-	container_pid=$!
-fi
+say "running $image with $(basename "${engine[0]}") run (go-cron is PID 1)"
+container=$name
+"${engine[@]}" run --rm --name "$name" --network host "${ulimits[@]}" --env-file "$env_file" "$image" \
+	-p "$status_port" &
+container_pid=$!
 
 status="http://127.0.0.1:$status_port"
 wait_for "the status port" 30 bash -c "exec 3<>/dev/tcp/127.0.0.1/$status_port"
@@ -130,6 +128,7 @@ $(say "running: an etcd backup every 10 seconds (save -> verify -> prune, keep 5
       curl -s -i $status/
   go-cron alive:            curl -s $status/healthz
   Prometheus metrics:       curl -s $status/metrics
+  the container:            ${engine[*]} logs $name; ${engine[*]} healthcheck run $name (podman)
   the backups in the bucket (versitygw's posix store is plain files):
       ls -l $work/s3/$bucket/etcd-backup/
   check one:                AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=... \\
@@ -145,10 +144,19 @@ if [ -n "${DEMO_SECONDS:-}" ]; then
 	code=503
 	busybox wget -q -O "$work/status.json" "$status/" 2>/dev/null && code=200
 	backups=$(find "$work/s3/$bucket" -type f -name '*.db' | wc -l)
-	say "self-test: status $code, $backups backup(s) in the bucket"
+	# The image's HEALTHCHECK, run by the engine (docker runs it on its own
+	# schedule; podman on demand).
+	if [ "${engine[0]}" = docker ]; then
+		health=$(docker inspect --format '{{.State.Health.Status}}' "$name" 2>/dev/null || echo unknown)
+	elif "${engine[@]}" healthcheck run "$name" >/dev/null 2>&1; then
+		health=healthy
+	else
+		health=unhealthy
+	fi
+	say "self-test: status $code, $backups backup(s) in the bucket, container $health"
 	cat "$work/status.json" >&2 2>/dev/null || true
 	echo >&2
-	if [ "$code" != 200 ] || [ "$backups" -lt 1 ]; then die "self-test failed"; fi
+	if [ "$code" != 200 ] || [ "$backups" -lt 1 ] || [ "$health" = unhealthy ]; then die "self-test failed"; fi
 	exit 0
 fi
 wait "$container_pid"

@@ -30,6 +30,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	closeEngine() // before the store under it goes
 	if tempRoot != "" {
 		os.RemoveAll(tempRoot)
 	}
@@ -50,7 +51,9 @@ func assembled(t *testing.T) string {
 		if rootfsErr != nil {
 			return
 		}
-		rootfsDir = filepath.Join(tempRoot, "rootfs")
+		// Inside an image build context (see image_test.go): the Dockerfile
+		// copies build/rootfs.
+		rootfsDir = filepath.Join(tempRoot, "context", "build", "rootfs")
 		cmd := exec.Command(filepath.Join(root, "rootfs/assemble"), rootfsDir)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "VERSION=e2e")

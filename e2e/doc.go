@@ -1,7 +1,13 @@
-// Package e2e runs the assembled image the way users run it: the rootfs
-// that `make rootfs` builds, started as a container (its own PID and mount
-// namespaces, chroot, the image's non-root user) with the entrypoint execing
-// go-cron as PID 1, against real etcd, versitygw and OpenSearch on loopback.
-// Everything is asserted through what users see: the status port, the
-// objects in the bucket, the exit status. The tests need root (unshare).
+// Package e2e runs the image the way users run it, against real etcd,
+// versitygw and OpenSearch on loopback, and asserts only what users see: the
+// status port, the objects in the bucket, exit statuses, the engine's
+// health verdict.
+//
+// Two ways of running it: the image itself, built from the Dockerfile by
+// podman and started with `podman run`, `podman kube play` (the Kubernetes
+// manifests) and podman-compose (the compose file) (engine_test.go,
+// image_test.go, deploy_test.go); and the rootfs that `make rootfs` builds,
+// started without an engine (its own PID and mount namespaces, chroot as
+// the image's user, go-cron as PID 1), which is quick to start and to look
+// into from the host (container_test.go and the rest). The tests need root.
 package e2e

@@ -145,6 +145,26 @@ func TestSecretsCanary(t *testing.T) {
 	secretFile := filepath.Join(t.TempDir(), "aws-secret")
 	os.WriteFile(secretFile, []byte(awsSecret+"\n"), 0o600)
 
+	// Every message channel of go-cron's notifications, each with a secret
+	// of its own in its URL or settings: a dead-man's-switch ping URL with a
+	// token, a signed webhook, a chat service (ntfy) with a password, and
+	// mail through a real SMTP server that requires a password. Every run
+	// notifies (success too), so every channel carries every job's output.
+	rec := testkit.NewRecorder(t)
+	pingToken, hookToken, hookKey := canary("pingtoken"), canary("hooktoken"), canary("hookkey")
+	ntfyPass, smtpPass := canary("ntfypass"), canary("smtppass")
+	smtp := testkit.SMTP(t, "mailer", smtpPass)
+	hookKeyFile := filepath.Join(t.TempDir(), "webhook-key")
+	os.WriteFile(hookKeyFile, []byte(hookKey+"\n"), 0o600)
+	notifyEnv := []string{
+		"GOCRON_PING_URL=" + rec.URL + "/ping/" + pingToken,
+		"GOCRON_WEBHOOK_URL=" + rec.URL + "/hook/" + hookToken,
+		"GOCRON_WEBHOOK_SECRET_FILE=" + hookKeyFile,
+		"GOCRON_NOTIFY_URLS=ntfy://alerts:" + ntfyPass + "@" + strings.TrimPrefix(rec.URL, "http://") + "/cronbox?scheme=http" +
+			" smtp://mailer:" + smtpPass + "@" + smtp.Addr + "/?from=cronbox@example.org&to=ops@example.org",
+		"GOCRON_NOTIFY_ON=failure,recovery,stale,success", "GOCRON_NOTIFY_RETRIES=0",
+	}
+
 	base := []string{
 		"CRONBOX_JOBS_DIR=" + filepath.Join(root, "scripts"), "CRONBOX_RENDER_DIR=" + t.TempDir(),
 		"GOCRON_SCHEDULE=*/2 * * * * *", "AWS_ACCESS_KEY_ID=" + st.srv.AccessKey,
@@ -164,13 +184,13 @@ func TestSecretsCanary(t *testing.T) {
 		{"es failing (API key)", []string{"JOB=es-backup", "ES_HOST_URL=" + es.URL, "ES_REPOSITORY=repo", "ES_API_KEY=" + esKey}, false},
 		{"es failing (password in the URL)", []string{"JOB=es-backup", "ES_HOST_URL=" + strings.Replace(es.URL, "http://", "http://elastic:"+esURLPass+"@", 1), "ES_REPOSITORY=repo"}, false},
 	}
-	canaries := []string{awsSecret, etcdPass, etcdWrong, esPass, esKey, esURLPass}
+	canaries := []string{awsSecret, etcdPass, etcdWrong, esPass, esKey, esURLPass, pingToken, hookToken, hookKey, ntfyPass, smtpPass}
 	scan := scanProcs(canaries)
 	for _, j := range jobs {
 		t.Run(j.name, func(t *testing.T) {
 			o := track(t, "secrets canary")
 			addr := statusAddr(t)
-			p := start(t, append(append([]string{}, base...), j.env...), nil, busybox, "sh", filepath.Join(root, "scripts", "entrypoint"), "--status-addr", addr, "--run-on-start")
+			p := start(t, append(append(append([]string{}, base...), notifyEnv...), j.env...), nil, busybox, "sh", filepath.Join(root, "scripts", "entrypoint"), "--status-addr", addr, "--run-on-start")
 			scan.roots.Store(fmt.Sprint(p.cmd.Process.Pid), true)
 			var seen []string
 			var code int
@@ -212,6 +232,42 @@ func TestSecretsCanary(t *testing.T) {
 			_ = o
 		})
 	}
+	t.Run("messages", func(t *testing.T) {
+		track(t, "secrets canary")
+		// What each channel carried: bodies and headers, but not the
+		// credentials a channel legitimately presents to its own receiver
+		// (ntfy's Authorization; SMTP AUTH is not part of the mail).
+		var carried []string
+		n := map[string]int{}
+		for _, r := range rec.Requests("/") {
+			kind := strings.SplitN(strings.TrimPrefix(r.Path, "/"), "/", 2)[0]
+			n[kind]++
+			h := r.Header.Clone()
+			if kind == "cronbox" {
+				h.Del("Authorization")
+			}
+			carried = append(carried, r.Body, fmt.Sprint(h))
+		}
+		mails, err := smtp.Mails()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range mails {
+			carried = append(carried, m.Content, m.MailFrom, strings.Join(m.RcptTos, ","))
+		}
+		t.Logf("messages carried: %v requests by first path segment, %d mails", n, len(mails))
+		if n["ping"] == 0 || n["hook"] == 0 || n["cronbox"] == 0 || len(mails) == 0 {
+			t.Errorf("a channel carried nothing: %v requests, %d mails", n, len(mails))
+		}
+		for _, s := range carried {
+			for _, c := range canaries {
+				if strings.Contains(s, c) {
+					i := strings.Index(s, c)
+					t.Errorf("canary %s in a message: ...%s...", c[:14], s[max(0, i-200):min(len(s), i+len(c)+50)])
+				}
+			}
+		}
+	})
 	t.Run("command lines", func(t *testing.T) {
 		track(t, "secrets canary")
 		found, scans := scan.finish()

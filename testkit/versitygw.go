@@ -30,18 +30,42 @@ type S3Server struct {
 // installed (`make deps` installs it).
 func Versitygw(t testing.TB) *S3Server {
 	t.Helper()
+	return VersitygwWith(t, VersitygwOptions{})
+}
+
+// VersitygwOptions are the optional features of a test server.
+type VersitygwOptions struct {
+	// Versioning lets buckets keep versions (posix --versioning-dir), as
+	// every bucket with object lock does on AWS.
+	Versioning bool
+	// AccessKey and SecretKey are the credentials; default a fixed access
+	// key and a fresh secret.
+	AccessKey, SecretKey string
+}
+
+// VersitygwWith is Versitygw with options.
+func VersitygwWith(t testing.TB, opts VersitygwOptions) *S3Server {
+	t.Helper()
 	bin := Need(t, "versitygw")
 	s := &S3Server{
 		AccessKey: "cronboxtestaccess",
 		SecretKey: "cronboxtestsecret-" + strconv.FormatInt(time.Now().UnixNano(), 36),
 		Dir:       t.TempDir(),
 	}
+	if opts.AccessKey != "" || opts.SecretKey != "" {
+		s.AccessKey, s.SecretKey = opts.AccessKey, opts.SecretKey
+	}
+	versions := t.TempDir() // outside Dir, where every directory is a bucket
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		s.Host = "127.0.0.1:" + strconv.Itoa(FreePort(t))
 		s.Endpoint = "http://" + s.Host
 		s.logs = &Buffer{Limit: 1 << 20}
-		s.cmd = exec.Command(bin, "--port", s.Host, "--access", s.AccessKey, "--secret", s.SecretKey, "posix", s.Dir)
+		args := []string{"--port", s.Host, "--access", s.AccessKey, "--secret", s.SecretKey, "posix"}
+		if opts.Versioning {
+			args = append(args, "--versioning-dir", versions)
+		}
+		s.cmd = exec.Command(bin, append(args, s.Dir)...)
 		s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 		if err := s.cmd.Start(); err != nil {
 			t.Fatalf("start versitygw: %v", err)

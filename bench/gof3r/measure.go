@@ -2,7 +2,7 @@
 
 // measure -o FILE CMD [ARG...] runs a command with its stdin, stdout and
 // stderr, then writes one line to FILE: "elapsed_seconds peak_rss_kib
-// exit_status". bench/gof3r.sh builds
+// exit_status cpu_seconds" (user + system). bench/gof3r.sh builds
 // it with `GOWORK=off go build` (standard library only) so the benchmark
 // needs no /usr/bin/time. `measure -freeport` prints a free loopback port.
 package main
@@ -49,7 +49,8 @@ func main() {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss // KiB on Linux
 	}
-	line := fmt.Sprintf("%.2f %d %d\n", elapsed.Seconds(), rss, code)
+	cpu := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	line := fmt.Sprintf("%.2f %d %d %.2f\n", elapsed.Seconds(), rss, code, cpu)
 	if err := os.WriteFile(os.Args[2], []byte(line), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "measure:", err)
 		os.Exit(1)

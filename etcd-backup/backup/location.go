@@ -91,6 +91,7 @@ type Object struct {
 	Bucket, Key  string
 	Size         int64
 	SHA256       string // hex, of the whole object, recorded while it was written ("" if none)
+	Checksum     string // the checksum S3 stores with the object and checks on get ("" if none)
 	LastModified time.Time
 	Metadata     map[string]string
 }

@@ -59,7 +59,7 @@ func Plan(objs []Object, o PruneOptions) []Decision {
 		if !ok {
 			continue
 		}
-		verified := ob.Metadata[MetaFormat] == FormatV1 && ob.SHA256 != "" && ob.Size%512 == trailerSize
+		verified := ob.Metadata[MetaFormat] == FormatV1 && (ob.SHA256 != "" || ob.Checksum != "") && ob.Size%512 == trailerSize
 		ds = append(ds, Decision{Key: ob.Key, Time: t, Verified: verified})
 	}
 	sort.Slice(ds, func(i, j int) bool { return ds[i].Time.After(ds[j].Time) })
@@ -98,7 +98,7 @@ func Prune(ctx context.Context, st Store, o PruneOptions) ([]Decision, error) {
 		if _, ours := ParseName(rest); !ours || strings.Contains(rest, "/") {
 			continue
 		}
-		if ob.Metadata == nil || ob.SHA256 == "" {
+		if ob.Metadata == nil || (ob.SHA256 == "" && ob.Checksum == "") {
 			// Listings carry no user metadata: ask for it.
 			full, err := st.Stat(ctx, o.Bucket, ob.Key)
 			if err != nil {

@@ -12,11 +12,15 @@ import (
 type S3Store struct{ C *s3.Client }
 
 func fromS3(o s3.Object) Object {
-	return Object{Bucket: o.Bucket, Key: o.Key, Size: o.Size, SHA256: o.SHA256, LastModified: o.LastModified, Metadata: o.Metadata}
+	ob := Object{Bucket: o.Bucket, Key: o.Key, Size: o.Size, SHA256: o.SHA256, LastModified: o.LastModified, Metadata: o.Metadata}
+	if o.Checksum.IsSet() {
+		ob.Checksum = o.Checksum.String()
+	}
+	return ob
 }
 
 func (s S3Store) Put(ctx context.Context, bucket, key string, r io.Reader, meta map[string]string) (Object, error) {
-	o, err := s.C.Put(ctx, bucket, key, r, s3.PutOptions{Metadata: meta, ContentType: "application/x-etcd-snapshot"})
+	o, err := s.C.Put(ctx, bucket, key, r, s3.PutOptions{Metadata: meta, ContentType: "application/x-etcd-snapshot", SHA256: true})
 	return fromS3(o), err
 }
 

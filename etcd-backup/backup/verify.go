@@ -25,10 +25,11 @@ var ErrMismatch = errors.New("backup does not verify")
 type VerifyResult struct {
 	Source   string            `json:"source"`
 	Size     int64             `json:"size"`
-	SHA256   string            `json:"sha256"`        // of the whole object, as computed now
-	Recorded string            `json:"sha256_stored"` // as recorded at save time ("" if none)
-	DBSHA256 string            `json:"db_sha256"`     // the snapshot's trailer
-	Hash     uint32            `json:"hash"`          // etcdutl's crc32 of the database content
+	SHA256   string            `json:"sha256"`                    // of the whole object, as computed now
+	Recorded string            `json:"sha256_stored"`             // as recorded at save time ("" if none)
+	Checksum string            `json:"checksum_stored,omitempty"` // S3's stored checksum, checked by the get
+	DBSHA256 string            `json:"db_sha256"`                 // the snapshot's trailer
+	Hash     uint32            `json:"hash"`                      // etcdutl's crc32 of the database content
 	Revision int64             `json:"revision"`
 	TotalKey int               `json:"totalKey"`
 	DBSize   int64             `json:"totalSize"`
@@ -89,6 +90,7 @@ func (f *Fetcher) Fetch(ctx context.Context, src Location, dir string) (path str
 		cerr := <-done
 		res.Metadata = obj.Metadata
 		res.Recorded = obj.SHA256
+		res.Checksum = obj.Checksum
 		if gerr != nil {
 			if cerr != nil && errors.Is(cerr, ErrTrailer) {
 				gerr = errors.Join(gerr, cerr)

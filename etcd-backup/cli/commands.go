@@ -173,8 +173,11 @@ func runVerify(ctx context.Context, args []string, env Env) error {
 		return nil
 	}
 	recorded := "none recorded"
-	if res.Recorded != "" {
+	switch {
+	case res.Recorded != "":
 		recorded = "matches the recorded one"
+	case res.Checksum != "":
+		recorded = "the object matches its stored " + strings.Fields(res.Checksum)[0]
 	}
 	fmt.Fprintf(env.Stdout, "%s: sha256 %s (%s), snapshot trailer sha256 %s ok\n", res.Source, res.SHA256, recorded, res.DBSHA256)
 	fmt.Fprintf(env.Stdout, "HASH, REVISION, TOTAL KEYS, TOTAL SIZE, VERSION\n%x, %d, %d, %d, %s\n", res.Hash, res.Revision, res.TotalKey, res.DBSize, res.Version)

@@ -15,11 +15,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"cronbox/go-cron/health"
+	"cronbox/go-cron/notify"
 	"cronbox/go-cron/reaper"
 	"cronbox/go-cron/redact"
 	"cronbox/go-cron/run"
@@ -40,10 +43,14 @@ Runs COMMAND on SCHEDULE, one run at a time, and serves the job's state as
 JSON on the status address (GET /: 200 while the last run succeeded, 503
 when it failed or, with --max-age, is stale; /healthz; /metrics).
 
-SCHEDULE: 6 fields with seconds first ("0/10 * * * * *"), 5 standard fields
-("*/5 * * * *"), a descriptor ("@hourly", "@every 10s"), optionally prefixed
-by CRON_TZ=Zone or TZ=Zone. It may also come from GOCRON_SCHEDULE or
-CRON_SCHEDULE.
+SCHEDULE: 6 fields with seconds first ("0/10 * * * * *"), 5 fields minute
+first as standard cron ("*/5 * * * *" is every 5 minutes; --fields seconds
+reads them seconds first, as the original go-cron did), a descriptor
+("@hourly", "@every 10s"), optionally prefixed by CRON_TZ=Zone or TZ=Zone.
+Day-of-week 0 and 7 are Sunday; ? is *; Quartz's L, W and # are refused.
+Daylight saving follows cronie: a fixed-time job in a skipped hour runs
+right after the change, in a repeated hour once. It may also come from
+GOCRON_SCHEDULE or CRON_SCHEDULE.
 
 Flags (each also read from the environment variable shown):
 `
@@ -72,8 +79,16 @@ type options struct {
 	logLevel   string
 	version    bool
 	check      bool // --check: validate, print the schedule, start nothing
+	fields     string
+	chk        checkOptions
 	lock       lockOptions
-	dashed     bool // the positional arguments came after "--"
+	notify     notifyOptions
+	dashed     bool            // the positional arguments came after "--"
+	set        map[string]bool // the flags given on the command line
+
+	// The HEALTHCHECK's view of the status port (healthcheck.go).
+	statusFile  string // GOCRON_STATUS_FILE: the bound address is recorded here
+	healthcheck bool   // --healthcheck: probe a running go-cron's /healthz
 }
 
 // usageError is a usage or configuration error: exit status 2.
@@ -133,6 +148,8 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 	str(&o.schedule, "s", "", "", "the schedule (the original go-cron's flag)")
 	str(&o.port, "p", "", "", "status port, as in the original go-cron: -p 8080 means --status-addr :8080")
 	str(&o.addr, "status-addr", "GOCRON_STATUS_ADDR", ":18080", `status HTTP address ("off": none)`)
+	str(&o.statusFile, "status-file", "GOCRON_STATUS_FILE", "", `record the status address bound (or "off") in this file, for --healthcheck`)
+	boolean(&o.healthcheck, "healthcheck", "", "probe the running go-cron's /healthz at the address its --status-file records (else --status-addr); exit 0 when healthy, 1 when not")
 	dur(&o.timeout, "timeout", "GOCRON_TIMEOUT", 0, "stop a run after this long (SIGTERM to its process group, then SIGKILL after --grace); 0: never")
 	dur(&o.grace, "grace", "GOCRON_GRACE", 10*time.Second, "time between SIGTERM (timeout or shutdown) and SIGKILL")
 	dur(&o.pipeWait, "pipe-wait", "GOCRON_PIPE_WAIT", 2*time.Second, "how long a leftover process may keep the job's output open after the job exits")
@@ -147,8 +164,11 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 	str(&o.logFormat, "log-format", "GOCRON_LOG_FORMAT", "text", "go-cron's own log format: text or json")
 	str(&o.logLevel, "log-level", "GOCRON_LOG_LEVEL", "info", "debug, info, warn or error")
 	boolean(&o.version, "version", "", "print the version and exit")
-	boolean(&o.check, "check", "", "check flags, environment and schedule as a start would, print the next fire times and exit (0, or 2 with the error)")
+	boolean(&o.check, "check", "", "check flags, environment and schedule as a start would, print the reading and the next fire times and exit (0, or 2 with the error)")
+	str(&o.fields, "fields", "GOCRON_FIELDS", "standard", "how 5-field schedules are read: standard (minute first) or seconds (second first, day-of-week *: the original go-cron's reading)")
+	o.chk.flags(str, integer)
 	o.lock.flags(str, dur, boolean)
+	o.notify.flags(str, dur, boolean, integer)
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -161,6 +181,7 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	o.set = set
 	for name, env := range envOf {
 		if env == "" || set[name] {
 			continue
@@ -194,6 +215,24 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 			return nil, nil, usagef("%s=%v: must not be negative", env, d.v)
 		}
 		return nil, nil, usagef("--%s %v: must not be negative", d.name, d.v)
+	}
+	// origin names where a value came from: `--flag "v"` or `VARIABLE="v"`.
+	origin := func(name, value string) string {
+		if env := envOf[name]; !set[name] && env != "" {
+			if v, ok := getenv(environ, env); ok && v != "" {
+				return fmt.Sprintf("%s=%q", env, value)
+			}
+		}
+		return fmt.Sprintf("--%s %q", name, value)
+	}
+	if _, err := schedule.ParseFields(o.fields); err != nil {
+		return nil, nil, usagef("%s: %v", origin("fields", o.fields), err)
+	}
+	if err := o.chk.validate(o.check, set, origin); err != nil {
+		return nil, nil, err
+	}
+	if o.statusFile != "" && !filepath.IsAbs(o.statusFile) {
+		return nil, nil, usagef("%s %q: want an absolute path", flagOrEnv("status-file", envOf, set), o.statusFile)
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return nil, nil, usagef("--log-format %q: want text or json", o.logFormat)
@@ -273,11 +312,19 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 		fmt.Fprintln(stdout, "go-cron", Version)
 		return 0, nil
 	}
+	if o.healthcheck {
+		return healthcheck(parent, o, stdout)
+	}
 	patterns, err := redact.ParsePatterns(o.secrets)
 	if err != nil {
 		return 2, usagef("--secret-names: %v", err)
 	}
-	red := redact.New(environ, patterns)
+	ncfg, err := o.notify.resolve(environ, o.set)
+	if err != nil {
+		return 2, err
+	}
+	// The notification URLs' tokens are masked like secret variables.
+	red := redact.New(environ, patterns).With(notify.Secrets(ncfg)...)
 	log, err := newLogger(o, stderr, red)
 	if err != nil {
 		return 2, err
@@ -294,7 +341,8 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 	}
 	var sched *schedule.Schedule
 	if schedText != "" {
-		if sched, err = schedule.Parse(schedText, defaultLoc); err != nil {
+		fields, _ := schedule.ParseFields(o.fields) // checked in parseFlags
+		if sched, err = schedule.ParseWith(schedText, schedule.Options{Location: defaultLoc, Fields: fields}); err != nil {
 			return 2, fmt.Errorf("%s: %w", schedFrom, err)
 		}
 	}
@@ -308,15 +356,26 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 	// SIGTERM/SIGINT stop scheduling and are forwarded to the running job.
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
+	// A second one during the grace period kills the job's group at once.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
+	kill := make(chan struct{})
+	stopped := make(chan struct{})
+	defer close(stopped)
 	go func() {
 		select {
 		case s := <-sigs:
 			log.Info("stopping: signal received, forwarding it to the running job", "signal", run.SignalName(s), "grace", o.grace)
 			cancel(run.StopSignal{Signal: s.(syscall.Signal)})
 		case <-ctx.Done():
+			return
+		}
+		select {
+		case s := <-sigs:
+			log.Warn("stopping: second signal: killing the running job's process group now", "signal", run.SignalName(s))
+			close(kill)
+		case <-stopped:
 		}
 	}()
 
@@ -343,6 +402,19 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 			return 2, err
 		}
 		defer gate.close()
+	}
+
+	nt, err := startNotifier(ncfg, o, environ, command, st, gate, red, log)
+	if err != nil {
+		return 2, err
+	}
+	defer func() {
+		dctx, c := context.WithTimeout(context.Background(), o.notify.timeout)
+		nt.Close(dctx)
+		c()
+	}()
+
+	if gate != nil {
 		// Know the shared state before the first status request.
 		if err := gate.l.Refresh(ctx); err != nil {
 			log.Warn("lock: etcd unreachable at start; not running until it answers", "err", err)
@@ -370,24 +442,31 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 			defer c()
 			srv.Shutdown(sctx) //nolint:errcheck
 		}()
+		defer recordStatusAddr(o, ln.Addr().String(), log)()
 		log.Info("status listening", "addr", ln.Addr().String())
+	} else {
+		defer recordStatusAddr(o, health.Off, log)()
 	}
 
 	rc := run.Config{
 		Command: command, Stdout: stdout, Stderr: stderr, Tail: o.tail,
 		Timeout: o.timeout, Grace: o.grace, PipeWait: o.pipeWait,
-		Redactor: red, Guard: rp, Log: log,
+		Redactor: red, Guard: rp, Log: log, Kill: kill,
 	}
+	jobEnviron := withoutNotifyVars(environ)
 	job := func(ctx context.Context, slot time.Time) run.Result {
 		// Logged once the job has started: the log line is not on the way
 		// between the slot and the job's start.
 		rc := rc
-		rc.Env = jobEnv(environ, slot, gate)
+		rc.Env = jobEnv(jobEnviron, slot, gate)
+		nr := nt.Begin(slot)
 		r := run.Run(ctx, rc, func(pid int, start time.Time) {
 			st.Started(pid, start)
+			nr.Started()
 			log.Info("run started", "slot", slot.Format(time.RFC3339), "pid", pid, "command", strings.Join(command, " "))
 		})
 		st.Finished(r)
+		nr.Finished(r)
 		attrs := []any{"pid", r.Pid, "exit_status", r.ExitStatus, "result", status.ResultOf(r), "duration", r.Duration().Round(time.Millisecond)}
 		if r.Signal != "" {
 			attrs = append(attrs, "signal", r.Signal)
@@ -419,12 +498,16 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 	for i, t := range fires {
 		times[i] = t.Format(time.RFC3339)
 	}
-	log.Info("schedule read", "schedule", schedText, "from", schedFrom, "as", sched.Form,
-		"zone", zoneName(sched.Location, now), "next", strings.Join(times, ", "))
+	attrs := []any{"schedule", schedText, "from", schedFrom, "as", sched.Form, "means", sched.Words,
+		"zone", zoneName(sched.Location, now), "next", strings.Join(times, ", ")}
+	if other := sched.Other(); other != "" {
+		attrs = append(attrs, "other_reading", other)
+	}
+	log.Info("schedule read", attrs...)
 
 	sc := scheduler.New(scheduler.Config{
 		Schedule: sched, Job: job, Overlap: o.overlap, Jitter: o.jitter,
-		RunOnStart: o.runOnStart, Observer: st, Log: log, Gate: gate.asGate(),
+		RunOnStart: o.runOnStart, Observer: observers{st, nt}, Log: log, Gate: gate.asGate(),
 	})
 	sc.Run(ctx)
 	last, ran := st.Last()

@@ -96,6 +96,8 @@ type lockGate struct {
 
 	mu   sync.Mutex
 	skip string // the last "skipped: held by ..." decision, for the status
+
+	observe func(instance string, r run.Result) // hears of every finished slot (the notifier)
 }
 
 func newLockGate(cfg lock.Config, st *status.State, log *slog.Logger) (*lockGate, error) {
@@ -184,6 +186,9 @@ func (g *lockGate) publish() {
 	}
 	g.st.SetShared(sh)
 	g.st.SetSection("Lock", view, problem)
+	if g.observe != nil && sh.Last != nil && sh.Last.Outcome == lock.StateDone {
+		g.observe(sh.Last.Instance, sh.Last.Result)
+	}
 }
 
 // lockJSON is the status JSON's "Lock" key.

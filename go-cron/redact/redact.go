@@ -206,3 +206,33 @@ func (h *handler) attr(a slog.Attr) slog.Attr {
 		return slog.Attr{Key: a.Key, Value: v}
 	}
 }
+
+// With returns a Redactor that masks r's values and values too: secrets
+// go-cron learns from its own configuration rather than from a variable's
+// name, such as the token in a notification URL given as a flag. Values
+// shorter than MinLen are ignored. r itself is unchanged.
+func (r *Redactor) With(values ...string) *Redactor {
+	out := &Redactor{}
+	seen := map[string]bool{}
+	if r != nil {
+		out.skipped = r.skipped
+		for _, v := range r.values {
+			seen[v] = true
+			out.values = append(out.values, v)
+		}
+	}
+	for _, v := range values {
+		if len(v) < MinLen || seen[v] {
+			continue
+		}
+		seen[v] = true
+		out.values = append(out.values, v)
+	}
+	slices.SortFunc(out.values, func(a, b string) int { return len(b) - len(a) })
+	pairs := make([]string, 0, 2*len(out.values))
+	for _, v := range out.values {
+		pairs = append(pairs, v, Mask)
+	}
+	out.replacer = strings.NewReplacer(pairs...)
+	return out
+}

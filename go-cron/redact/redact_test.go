@@ -79,3 +79,22 @@ func TestHandler(t *testing.T) {
 		}
 	}
 }
+
+func TestWith(t *testing.T) {
+	base := New([]string{"DB_PASSWORD=hunter22"}, []string{"*PASSWORD*"})
+	r := base.With("/hook/T0KEN-abc", "abc", "hunter22")
+	got := r.String(`Post "http://h/hook/T0KEN-abc": refused; pw hunter22; abc stays`)
+	if want := `Post "http://h***": refused; pw ***; abc stays`; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if base.String("/hook/T0KEN-abc") != "/hook/T0KEN-abc" {
+		t.Error("With changed the Redactor it was called on")
+	}
+	if r.MaxLen() != len("/hook/T0KEN-abc") || r.Count() != 2 {
+		t.Errorf("MaxLen %d, Count %d", r.MaxLen(), r.Count())
+	}
+	var nilR *Redactor
+	if nilR.With("secret-value").String("a secret-value") != "a ***" {
+		t.Error("With on nil")
+	}
+}

@@ -39,8 +39,11 @@ type Config struct {
 	PipeWait time.Duration // how long output pipes may stay open after the job exits
 	Redactor *redact.Redactor
 	Guard    Guard // nil: no reaper to keep away
-	Now      func() time.Time
-	Log      *slog.Logger
+	// Kill, when closed, SIGKILLs the job's process group at once (a second
+	// SIGTERM/SIGINT to go-cron while the job has its grace period).
+	Kill <-chan struct{}
+	Now  func() time.Time
+	Log  *slog.Logger
 }
 
 // Result is one finished run.
@@ -145,6 +148,12 @@ func Run(ctx context.Context, c Config, started func(pid int, start time.Time)) 
 	}
 	var kill <-chan time.Time // armed once the group has been asked to stop
 	signalled := false
+	killNow := c.Kill
+	killed := func() {
+		killNow, kill = nil, nil
+		log.Warn("killing the job's process group now", "pid", pid)
+		syscall.Kill(-pid, syscall.SIGKILL) //nolint:errcheck
+	}
 	stop := func(sig syscall.Signal) {
 		if signalled {
 			return
@@ -179,6 +188,8 @@ wait:
 			kill = nil
 			log.Warn("job group outlived the grace period: SIGKILL", "pid", pid)
 			syscall.Kill(-pid, syscall.SIGKILL) //nolint:errcheck
+		case <-killNow:
+			killed()
 		}
 	}
 	if errors.Is(werr, exec.ErrWaitDelay) {
@@ -205,6 +216,9 @@ wait:
 				kill = nil
 				log.Warn("job group outlived the grace period: SIGKILL", "pid", pid)
 				syscall.Kill(-pid, syscall.SIGKILL) //nolint:errcheck
+				giveUp = time.After(c.Grace + time.Second)
+			case <-killNow:
+				killed()
 				giveUp = time.After(c.Grace + time.Second)
 			case <-giveUp:
 				log.Warn("job group still has members after SIGKILL; leaving them", "pid", pid)

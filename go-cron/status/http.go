@@ -300,5 +300,8 @@ func (s *State) Metrics() string {
 	}
 	head("gocron_build_info", "gauge", "go-cron's version.")
 	fmt.Fprintf(&b, "gocron_build_info{version=%q} 1\n", s.cfg.Version)
+	for _, f := range s.extraMetrics {
+		f(&b)
+	}
 	return s.cfg.Redactor.String(b.String())
 }

@@ -7,6 +7,7 @@ package status
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +50,8 @@ type State struct {
 	cacheVersion uint64
 	cacheHealth  string
 	cacheBody    []byte
+
+	extraMetrics []func(*strings.Builder) // see AddMetrics
 }
 
 // New returns an empty state.

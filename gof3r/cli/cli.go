@@ -10,10 +10,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"cronbox/gof3r/s3"
 )
@@ -22,13 +20,13 @@ import (
 var Version = "dev"
 
 const usage = `gof3r streams objects to and from S3 and S3-compatible servers, with
-bounded memory and an end-to-end SHA-256 check.
+bounded memory and checked integrity.
 
 Usage:
   gof3r put -b BUCKET -k KEY [-p FILE] [-m 'Header: value']...   upload stdin or FILE
-  gof3r get -b BUCKET -k KEY [-p FILE]                           download to stdout or FILE
+  gof3r get -b BUCKET -k KEY [-p FILE] [-v VERSION]              download to stdout or FILE
   gof3r cp  SRC DST     one of them s3://BUCKET/KEY, the other a local path or - (stdio)
-  gof3r rm  s3://BUCKET/KEY   (or -b BUCKET -k KEY)
+  gof3r rm  s3://BUCKET/KEY [-v VERSION]  (or -b BUCKET -k KEY)
 
 Options (every command):
   -b, --bucket NAME        the bucket
@@ -51,10 +49,13 @@ Options (every command):
                            on a very slow link, raise it above part size / link speed)
       --stall-timeout D    fail a transfer that moves no byte for D (default 2m);
                            a slow link that keeps moving never times out
+      --sse-c-key-file F   SSE-C: the 256-bit key (32 bytes, or base64/hex) in file F
+                           ($AWS_S3_SSE_C_KEY_FILE, or the key itself in $AWS_S3_SSE_C_KEY);
+                           every get of the object needs it again
       --progress           progress on stderr (the default when stderr is a terminal)
       --no-progress        no progress
       --debug              log requests, retries and timings on stderr
-  -v, --version            print the version
+  -v, --version            print the version (before the command, or in put and cp)
   -h, --help               this help
 
 put, cp to S3:
@@ -62,18 +63,34 @@ put, cp to S3:
                            Cache-Control, Content-Disposition, Content-Encoding,
                            Content-Language, Expires, x-amz-acl, x-amz-grant-*,
                            x-amz-server-side-encryption*, x-amz-storage-class
+      --acl NAME           canned ACL: private, bucket-owner-full-control, ... ($AWS_S3_ACL)
+      --sse MODE           server-side encryption: AES256, aws:kms or SSE-C ($AWS_S3_SSE)
+      --sse-kms-key-id ID  the KMS key for aws:kms ($AWS_S3_SSE_KMS_KEY_ID)
+      --object-lock-mode M GOVERNANCE or COMPLIANCE: S3 Object Lock retention; the bucket
+                           must have object lock enabled ($AWS_S3_OBJECT_LOCK_MODE)
+      --object-lock-retain D  how long: 30d, 1y, 720h ($AWS_S3_OBJECT_LOCK_RETAIN)
+      --md5                also store the object's MD5 as .md5/KEY.md5, where s3gof3r's
+                           gof3r checks it (so it reads the object without --no-md5)
 get, cp from S3:
-      --allow-unverified   stream an object that has no recorded SHA-256 (one not
-                           written by gof3r) instead of refusing it
+  -v, --versionId VERSION  that version of the object (a versioned bucket)
+      --no-md5             stream an object that has no checksum recorded at all (one
+                           written by a tool that records none) instead of refusing it;
+                           also --allow-unverified
+      --md5                also check the object against .md5/KEY.md5
+rm:
+  -v, --versionId VERSION  remove that version
 
 Memory: a stream from a pipe holds at most part size x concurrency bytes of part
 buffers (5 MiB x 3 = 15 MiB by default), plus about 12 MB for the program; a regular
 file (-p FILE, or stdin redirected from a file) and get need no part buffers.
 
-Integrity: put stores the SHA-256 of the whole object as x-amz-meta-sha256 and get
-checks it (exit 1 on a mismatch; with -p, FILE is only replaced when it matches).
-It does not rely on ETag == MD5, which SSE-KMS breaks. --md5 and --no-md5 are
-accepted for s3gof3r compatibility and change nothing.
+Integrity: every part carries its CRC64NVME and the whole object's goes with the
+upload's completion; the server checks both and refuses to create an object that
+differs from what gof3r read. get checks the checksum stored with the object (CRC32,
+CRC32C, CRC64NVME, SHA-1 or SHA-256, whole or composite, as S3 and the AWS CLI write
+them), the x-amz-meta-sha256 of objects from earlier gof3r versions, or s3gof3r's
+.md5/KEY.md5; it exits 1 on a mismatch (with -p, FILE is only replaced when it
+matches) and refuses an object with none of them unless --no-md5.
 
 Atomicity: an upload that fails or is interrupted (SIGTERM, SIGINT) is aborted:
 nothing appears under the key and no multipart upload is left.
@@ -116,7 +133,12 @@ func run(ctx context.Context, args []string, stdin *os.File, stdout io.Writer, s
 func oneLine(err error) string {
 	msg := strings.Join(strings.Fields(err.Error()), " ")
 	var se *s3.Error
-	if errors.As(err, &se) && se.Status == 403 {
+	switch {
+	case errors.Is(err, s3.ErrLocked):
+		msg += " (S3 Object Lock: the object can be removed once its retention ends; a GOVERNANCE lock also yields to s3:BypassGovernanceRetention, a COMPLIANCE lock to no one)"
+	case errors.Is(err, s3.ErrUnverified):
+		msg += " (--no-md5 reads it anyway)"
+	case errors.As(err, &se) && se.Status == 403:
 		msg += " (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, the region and the bucket's policy)"
 	}
 	return msg
@@ -125,7 +147,7 @@ func oneLine(err error) string {
 func dispatch(ctx context.Context, args []string, stdin *os.File, stdout io.Writer, stderr *os.File, getenv func(string) string) error {
 	// s3gof3r allowed global flags before the command: the command is the
 	// first word that is neither a flag nor a flag's value.
-	cmd, rest := "", args
+	cmd, before, after := "", args, []string(nil)
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -137,7 +159,7 @@ func dispatch(ctx context.Context, args []string, stdin *os.File, stdout io.Writ
 			}
 			continue
 		}
-		cmd, rest = a, append(append([]string{}, args[:i]...), args[i+1:]...)
+		cmd, before, after = a, args[:i], args[i+1:]
 		break
 	}
 	switch cmd {
@@ -145,7 +167,7 @@ func dispatch(ctx context.Context, args []string, stdin *os.File, stdout io.Writ
 	default:
 		return usagef("unknown command %q: want put, get, cp or rm", cmd)
 	}
-	o, err := parseFlags(rest)
+	o, err := parseFlags(cmd, before, after)
 	if err != nil {
 		return usageError{err.Error()}
 	}
@@ -160,7 +182,7 @@ func dispatch(ctx context.Context, args []string, stdin *os.File, stdout io.Writ
 	if cmd == "" {
 		return usagef("no command: want put, get, cp or rm")
 	}
-	if o.md5 && o.noMD5 {
+	if o.md5 && (o.noMD5 || o.allowUnverified) {
 		return usagef("--md5 and --no-md5 contradict each other")
 	}
 	level := slog.LevelWarn
@@ -191,7 +213,7 @@ func dispatch(ctx context.Context, args []string, stdin *os.File, stdout io.Writ
 		return usageError{err.Error()}
 	}
 	showProgress := o.progress || (!o.noProgress && isTerminal(stderr))
-	j := &job{o: o, c: client, stdin: stdin, stdout: stdout, stderr: stderr, log: log, progress: showProgress}
+	j := &job{o: o, c: client, stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, log: log, progress: showProgress}
 
 	switch cmd {
 	case "put":
@@ -248,7 +270,7 @@ func dispatch(ctx context.Context, args []string, stdin *os.File, stdout io.Writ
 				return err
 			}
 		}
-		return client.Remove(ctx, bucket, key)
+		return j.rm(ctx, bucket, key)
 	}
 	return nil
 }
@@ -270,77 +292,16 @@ func needBucketKey(o *options) error {
 	return nil
 }
 
+// job is one command's run: its options, client and streams.
 type job struct {
 	o        *options
 	c        *s3.Client
 	stdin    *os.File
 	stdout   io.Writer
 	stderr   *os.File
+	getenv   func(string) string
 	log      *slog.Logger
 	progress bool
-}
-
-func (j *job) put(ctx context.Context, bucket, key, path string) error {
-	opts := s3.PutOptions{Headers: map[string]string{}}
-	for _, h := range j.o.headers {
-		name, value, _ := strings.Cut(h, ":")
-		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
-		if !s3.AllowedHeader(name) {
-			return usagef("-m %q: gof3r cannot store header %s with an object", h, name)
-		}
-		if strings.EqualFold(name, "x-amz-meta-sha256") {
-			return usagef("-m %q: x-amz-meta-sha256 is where gof3r records the checksum", h)
-		}
-		opts.Headers[name] = value
-	}
-	in := j.stdin
-	if path != "" {
-		f, err := os.Open(path)
-		if err != nil {
-			return fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
-		}
-		defer f.Close()
-		in = f
-	}
-	p := j.newProgress("put")
-	opts.Progress = p.update
-	start := time.Now()
-	obj, err := j.c.Put(ctx, bucket, key, in, opts)
-	p.done()
-	if err != nil {
-		return err
-	}
-	j.log.Debug("put done", "bucket", bucket, "key", key, "size", obj.Size, "sha256", obj.SHA256, "elapsed", time.Since(start))
-	return nil
-}
-
-func (j *job) get(ctx context.Context, bucket, key, path string) error {
-	opts := s3.GetOptions{AllowMissingChecksum: j.o.allowUnverified}
-	p := j.newProgress("get")
-	opts.Progress = p.update
-	defer p.done()
-	if path == "" {
-		_, err := j.c.GetWithOptions(ctx, bucket, key, j.stdout, opts)
-		return err
-	}
-	// Into a temporary file beside path, renamed over it only once the
-	// checksum matched: a failed get never leaves a damaged file at path.
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".gof3r-*")
-	if err != nil {
-		return fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = j.c.GetWithOptions(ctx, bucket, key, tmp, opts)
-	if cerr := tmp.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("get s3://%s/%s: write %s: %w", bucket, key, path, cerr)
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
-	}
-	return nil
 }
 
 func isTerminal(f *os.File) bool {

@@ -146,16 +146,20 @@ func TestPutGetSizesAndBuckets(t *testing.T) {
 					t.Fatalf("get exit %d, %d bytes, sha %s; want %d bytes, sha %s: %s", g.code, g.outLen, g.outSHA, tc.size, in.sum(), g.stderr)
 				}
 				obj, err := client(t, srv).Stat(context.Background(), bucket, key)
-				if err != nil || obj.SHA256 != in.sum() || obj.Metadata["job"] != "test" {
-					t.Fatalf("stat: %+v %v", obj, err)
+				if err != nil || obj.Checksum.Algorithm != "CRC64NVME" || obj.Checksum.Type != "FULL_OBJECT" || obj.Metadata["job"] != "test" {
+					t.Fatalf("stat: %+v %v, want a FULL_OBJECT CRC64NVME", obj, err)
+				}
+				// The SHA-256 is known before the upload starts only for
+				// an input that fits in one part.
+				if want := map[bool]string{true: in.sum(), false: ""}[tc.size <= part]; obj.SHA256 != want {
+					t.Fatalf("stat: sha256 metadata %q, want %q", obj.SHA256, want)
 				}
 			})
 		}
 	}
 }
 
-// 200 MiB through a pipe (unknown size, staging copy) and from a file
-// (-p: straight to the key), then back through cp to a file and stdout.
+// 200 MiB through a pipe (unknown size) and from a file (-p), then back through cp to a file and stdout.
 func TestLargeStreamAndFile(t *testing.T) {
 	srv := testkit.Versitygw(t)
 	env := srv.Env()
@@ -315,6 +319,14 @@ func TestUsageAndConfigErrorsExitTwo(t *testing.T) {
 		{[]string{"cp", "a", "b"}, nil, "s3://"},
 		{[]string{"put", "-b", "b", "-k", "k"}, []string{"AWS_S3_ENDPOINT=ftp://x"}, "AWS_S3_ENDPOINT"},
 		{[]string{"put", "-b", "b", "-k", "k"}, []string{"AWS_SECRET_ACCESS_KEY_FILE=/nonexistent"}, "AWS_SECRET_ACCESS_KEY"},
+		{[]string{"put", "-b", "b", "-k", "k", "--sse", "AES512"}, nil, "--sse"},
+		{[]string{"put", "-b", "b", "-k", "k", "--acl", "everyone"}, nil, "--acl"},
+		{[]string{"put", "-b", "b", "-k", "k", "--object-lock-mode", "COMPLIANCE"}, nil, "--object-lock-retain"},
+		{[]string{"put", "-b", "b", "-k", "k", "--object-lock-retain", "30d"}, nil, "--object-lock-mode"},
+		{[]string{"put", "-b", "b", "-k", "k", "--sse-c-key-file", "/nonexistent"}, nil, "--sse-c-key-file"},
+		{[]string{"get", "-b", "b", "-k", "k", "-v"}, nil, "--versionId"},
+		{[]string{"put", "-b", "b", "-k", "k"}, []string{"AWS_S3_OBJECT_LOCK_MODE=GOVERNANCE"}, "AWS_S3_OBJECT_LOCK_RETAIN"},
+		{[]string{"get", "-b", "b", "-k", "k"}, []string{"AWS_S3_SSE_C_KEY=c2hvcnQ="}, "AWS_S3_SSE_C_KEY"},
 	} {
 		r := gof3r(t, append(append([]string{}, env...), tc.env...), strings.NewReader(""), tc.args...)
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
