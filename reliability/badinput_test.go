@@ -137,6 +137,17 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "etcd-backup", args: []string{"snapshot", dest}, want: "snapshot"},
 		{tool: "etcd-backup", args: []string{"check"}, env: []string{"AWS_S3_BUCKET=Bad_Bucket"}, want: "AWS_S3_BUCKET"},
 		{tool: "etcd-backup", args: []string{"check"}, env: []string{"ETCD_ENDPOINTS=" + etcd, "ETCD_KEEP_LAST=3", "ETCD_BACKUP_RATE_LIMIT=fast"}, want: "ETCD_BACKUP_RATE_LIMIT"},
+		// etcd-backup: incremental backups and point-in-time restores (issue 20).
+		{tool: "etcd-backup", args: []string{"save", ep, "--incremental", dest}, want: "--incremental"},
+		{tool: "etcd-backup", args: []string{"save", ep, "--incremental", "--full-every", "every tuesday", "s3://backups/bad/"}, want: "full-every"},
+		{tool: "etcd-backup", args: []string{"save", ep, "--full-after-deltas", "-1", dest}, want: "full-after-deltas"},
+		{tool: "etcd-backup", args: []string{"save", ep, "--full-after-bytes", "lots", dest}, want: "full-after-bytes"},
+		{tool: "etcd-backup", args: []string{"save", ep, "s3://backups/bad/"}, env: []string{"ETCD_BACKUP_INCREMENTAL=maybe"}, want: "ETCD_BACKUP_INCREMENTAL"},
+		{tool: "etcd-backup", args: []string{"check"}, env: []string{"ETCD_ENDPOINTS=" + etcd, "ETCD_KEEP_LAST=3", "ETCD_BACKUP_INCREMENTAL=true", "ETCD_BACKUP_FULL_EVERY=fortnightly"}, want: "ETCD_BACKUP_FULL_EVERY"},
+		{tool: "etcd-backup", args: []string{"check"}, env: []string{"ETCD_ENDPOINTS=" + etcd, "ETCD_KEEP_LAST=3", "ETCD_BACKUP_FULL_AFTER_BYTES=half%"}, want: "ETCD_BACKUP_FULL_AFTER_BYTES"},
+		{tool: "etcd-backup", args: []string{"restore", "--to-revision", "latest", "--data-dir", filepath.Join(f.dir, "r1"), "s3://backups/bad/"}, want: "to-revision"},
+		{tool: "etcd-backup", args: []string{"restore", "--to-time", "yesterday", "--data-dir", filepath.Join(f.dir, "r2"), "s3://backups/bad/"}, want: "to-time"},
+		{tool: "etcd-backup", args: []string{"restore", "--to-revision", "5", "--data-dir", filepath.Join(f.dir, "r3"), dest}, want: "--to-revision"},
 
 		// ep: template syntax, unset variables, globs, flags.
 		{tool: "ep", args: []string{f.tmplUnclosed}, want: f.tmplUnclosed},
@@ -190,6 +201,9 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "entrypoint", env: e(etcdJob, "ETCD_KEEP_LAST=-1"), want: "ETCD_KEEP_LAST"},
 		{tool: "entrypoint", env: e(etcdJob, "ETCD_KEEP_LAST=ten"), want: "ETCD_KEEP_LAST"},
 		{tool: "entrypoint", env: e(etcdJob, "ETCD_MIN_KEEP=0"), want: "ETCD_MIN_KEEP"},
+		{tool: "entrypoint", env: e(etcdJob, "ETCD_BACKUP_INCREMENTAL=yes please"), want: "ETCD_BACKUP_INCREMENTAL"},
+		{tool: "entrypoint", env: e(etcdJob, "ETCD_BACKUP_INCREMENTAL=true", "ETCD_BACKUP_FULL_EVERY=soon"), want: "ETCD_BACKUP_FULL_EVERY"},
+		{tool: "entrypoint", env: e(etcdJob, "ETCD_BACKUP_INCREMENTAL=true", "ETCD_BACKUP_FULL_AFTER_DELTAS=many"), want: "ETCD_BACKUP_FULL_AFTER_DELTAS"},
 		{tool: "entrypoint", env: e(esJob, "ES_HOST_URL=localhost:9200"), want: "ES_HOST_URL"},
 		{tool: "entrypoint", env: e(esJob, "ES_REPOSITORY=bad/repo"), want: "ES_REPOSITORY"},
 		{tool: "entrypoint", env: e(esJob, "ES_PASSWORD_FILE="+f.missing), want: "ES_PASSWORD_FILE"},
