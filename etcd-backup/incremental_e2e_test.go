@@ -850,3 +850,48 @@ func TestIncrementalRestoredClusterStartsANewChain(t *testing.T) {
 		t.Fatalf("another history past the head: %+v", o)
 	}
 }
+
+// Prune on a prefix with chains keeps whole chains: a kept point keeps its
+// full snapshot and every delta before it; what no kept point needs goes.
+func TestIncrementalPrune(t *testing.T) {
+	s3 := testkit.Versitygw(t)
+	bucket := s3.Bucket(t, "bkt")
+	src := etcdtest.Embed(t, etcdtest.Options{})
+	cli := src.Client(t)
+	env := append(s3.Env(), "ETCDCTL_ENDPOINTS="+src.Endpoint, "ETCD_BACKUP_FULL_EVERY=off", "ETCD_BACKUP_FULL_AFTER_BYTES=0", "ETCD_BACKUP_FULL_AFTER_DELTAS=2")
+	dest := "s3://" + bucket + "/p/"
+	var runs []incrOut
+	for i := 0; i < 6; i++ { // full A, a1, a2, full B, b1, b2
+		fill(t, cli, fmt.Sprintf("/%d/", i), 20, uint64(i))
+		runs = append(runs, saveIncr(t, env, dest))
+	}
+	kinds := ""
+	for _, o := range runs {
+		kinds += o.Kind[:1]
+	}
+	if kinds != "fddfdd" {
+		t.Fatalf("runs %s", kinds)
+	}
+	all := objectKeys(t, s3, bucket)
+	out, _, code := run(t, env, nil, "prune", "--keep-last", "4", "--dry-run", dest)
+	if code != 0 || strings.Contains(out, "would delete") || strings.Count(out, "keep ") != 6 {
+		t.Fatalf("keep-last 4 (a2's chain reaches back to A): exit %d\n%s", code, out)
+	}
+	out, _, code = run(t, env, nil, "prune", "--keep-last", "2", dest)
+	if code != 0 || strings.Count(out, "delete ") != 3 {
+		t.Fatalf("keep-last 2: exit %d\n%s", code, out)
+	}
+	left := objectKeys(t, s3, bucket)
+	if len(all) != 6 || len(left) != 3 {
+		t.Fatalf("before %v, after %v", all, left)
+	}
+	for _, k := range left {
+		if !strings.Contains(runs[3].Full.Destination, k) && !strings.Contains(runs[4].Delta.Destination, k) && !strings.Contains(runs[5].Delta.Destination, k) {
+			t.Fatalf("kept %s, want B, b1, b2", k)
+		}
+	}
+	r, _ := restoreChain(t, env, dest)
+	if err := sameState(state(t, r.Client(t), 0), state(t, cli, runs[5].Delta.To)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"cronbox/etcd-backup/backup"
 	"cronbox/etcd-backup/dump"
+	"cronbox/etcd-backup/incremental"
 )
 
 // s3Target turns "s3://bucket" (no key) into "s3://bucket/PREFIX", and an
@@ -486,6 +487,12 @@ func runPrune(ctx context.Context, args []string, env Env) error {
 	}
 	if env.check != nil {
 		return env.check.prune(o)
+	}
+	if chains, err := incremental.HasDeltas(ctx, store, o.Bucket, o.Prefix); err != nil || chains {
+		if err != nil {
+			return err
+		}
+		return pruneChains(ctx, env, store, o)
 	}
 	plan, err := backup.Prune(ctx, store, o)
 	for _, d := range plan {

@@ -193,3 +193,24 @@ func runChainRestore(ctx context.Context, env Env, f *flags, s3f *s3Flags, cs *c
 	printJSON(env.Stdout, res)
 	return nil
 }
+
+// pruneChains is prune on a prefix that holds deltas: retention by points
+// in time, keeping whole chains.
+func pruneChains(ctx context.Context, env Env, st backup.Store, o backup.PruneOptions) error {
+	plan, err := incremental.Prune(ctx, st, o)
+	for _, d := range plan {
+		verb := "keep"
+		if !d.Keep {
+			verb = "delete"
+			if o.DryRun {
+				verb = "would delete"
+			}
+		}
+		kind := "delta"
+		if d.IsFull {
+			kind = "full"
+		}
+		fmt.Fprintf(env.Stdout, "%s s3://%s/%s (%s, %s)\n", verb, o.Bucket, d.Key, kind, d.Why)
+	}
+	return err
+}
