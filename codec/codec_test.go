@@ -413,3 +413,25 @@ func TestStockTools(t *testing.T) {
 		t.Fatalf("stock zstd|age output: %d bytes, %v", len(got), err)
 	}
 }
+
+// age writes its header as soon as it starts: the Encoder must not block on
+// it before anyone reads (it did: every encrypted save hung).
+func TestEncoderEncrypted(t *testing.T) {
+	id, _ := age.GenerateX25519Identity()
+	in := data(1 << 20)
+	e, err := codec.Encode(bytes.NewReader(in), codec.Options{Compression: codec.Zstd, Recipients: []age.Recipient{id.Recipient()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := codec.NewReader(e, codec.ReadOptions{Identities: []age.Identity{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, in) {
+		t.Fatalf("%d bytes, %v", len(got), err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

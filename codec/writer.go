@@ -153,17 +153,17 @@ func Encode(src io.Reader, o Options) (*Encoder, error) {
 		return nil, err
 	}
 	pr, pw := io.Pipe()
-	w, err := NewWriter(pw, o)
-	if err != nil {
-		return nil, err
-	}
 	e := &Encoder{pr: pr, done: make(chan struct{}), layer: o.Layers()}
 	go func() {
 		defer close(e.done)
-		buf := make([]byte, 256<<10)
-		_, err := io.CopyBuffer(w, src, buf)
+		// Made here, not before: age writes its header at once, into a
+		// pipe that nobody reads yet.
+		w, err := NewWriter(pw, o)
 		if err == nil {
-			err = w.Close()
+			buf := make([]byte, 256<<10)
+			if _, err = io.CopyBuffer(w, src, buf); err == nil {
+				err = w.Close()
+			}
 		}
 		e.err = err
 		pw.CloseWithError(err) // nil: io.EOF for the reader

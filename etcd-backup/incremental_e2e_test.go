@@ -473,7 +473,7 @@ func TestIncrementalKilledRun(t *testing.T) {
 		p.cmd.Process.Kill()
 		p.wait(t)
 	}
-	kill("/k/etcd-")
+	kill(".db") // the full snapshot: PREFIX/YYYYMMDDTHHMMSS.mmmZ.db
 	if keys := objectKeys(t, s3, bucket); len(keys) != 0 {
 		t.Fatalf("a killed full snapshot left %v", keys)
 	}
@@ -699,7 +699,7 @@ func TestIncrementalTwoReplicasUnderTheLock(t *testing.T) {
 	last := saveIncr(t, env, dest)
 	var full int64
 	for _, k := range objectKeys(t, s3, bucket) {
-		if strings.HasPrefix(k, "locked/etcd-") {
+		if strings.HasPrefix(k, "locked/") && strings.HasSuffix(k, ".db") {
 			if full != 0 {
 				t.Fatalf("two full snapshots: %v", objectKeys(t, s3, bucket))
 			}
@@ -892,6 +892,62 @@ func TestIncrementalPrune(t *testing.T) {
 	}
 	r, _ := restoreChain(t, env, dest)
 	if err := sameState(state(t, r.Client(t), 0), state(t, cli, runs[5].Delta.To)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Deltas are stored as full snapshots are: compressed, then encrypted
+// (stock age and zstd read them back), and a restore without the identity
+// fails with the codec's message and restores nothing.
+func TestIncrementalCompressedEncrypted(t *testing.T) {
+	s3 := testkit.Versitygw(t)
+	bucket := s3.Bucket(t, "bkt")
+	src := etcdtest.Embed(t, etcdtest.Options{})
+	cli := src.Client(t)
+	key, recipient := ageKey(t)
+	env := append(s3.Env(), "ETCDCTL_ENDPOINTS="+src.Endpoint, "ETCD_BACKUP_FULL_EVERY=off", "ETCD_BACKUP_FULL_AFTER_BYTES=0",
+		"ETCD_BACKUP_COMPRESS=zstd", "ETCD_BACKUP_ENCRYPT_TO="+recipient)
+	dest := "s3://" + bucket + "/enc/"
+	fill(t, cli, "/a/", 300, 1)
+	if o := saveIncr(t, env, dest); o.Kind != "full" || !strings.HasSuffix(o.Full.Destination, ".db.zst.age") {
+		t.Fatalf("full: %+v", o.Full)
+	}
+	fill(t, cli, "/b/", 300, 2)
+	o := saveIncr(t, env, dest)
+	if o.Kind != "delta" || !strings.HasSuffix(o.Delta.Destination, ".delta.zst.age") {
+		t.Fatalf("delta: %+v", o.Delta)
+	}
+	name := strings.TrimPrefix(o.Delta.Destination, "s3://"+bucket+"/")
+	c, err := s3client.New(mustConfig(t, s3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored bytes.Buffer
+	obj, err := c.Get(ctxT(t), bucket, name, &stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obj.Metadata["cronbox-compression"] != "zstd" || obj.Metadata["cronbox-encryption"] != "age" || obj.Metadata["etcd-delta-from"] != strconv.FormatInt(o.Delta.From, 10) {
+		t.Fatalf("metadata %v", obj.Metadata)
+	}
+	// Stock tools: age -d -i KEY | zstd -d gives the delta stream.
+	age, zstd := testkit.Need(t, "age"), testkit.Need(t, "zstd")
+	cmd := exec.Command("sh", "-c", `"$0" -d -i "$1" | "$2" -d`, age, key, zstd)
+	cmd.Stdin = &stored
+	plain, err := cmd.Output()
+	if err != nil || !bytes.HasPrefix(plain, []byte("cronbox-etcd-delta v1\n")) {
+		t.Fatalf("age | zstd: %v, %q", err, plain[:min(len(plain), 40)])
+	}
+	dir := filepath.Join(t.TempDir(), "r")
+	_, errOut, code := run(t, env, nil, "restore", dest, "--data-dir", dir)
+	if code != 1 || !strings.Contains(lastLine(errOut), "no identity") {
+		t.Fatalf("restore without the identity: exit %d, %q", code, errOut)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatal("a failed restore left a data dir")
+	}
+	r, _ := restoreChain(t, append(env, "ETCD_BACKUP_IDENTITY_FILE="+key), dest)
+	if err := sameState(state(t, r.Client(t), 0), state(t, cli, o.Delta.To)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -134,8 +134,8 @@ func Build(bucket, prefix string, objs []backup.Object) Listing {
 
 // fullName is backup's reading of a full snapshot's name.
 func fullName(name string) (time.Time, bool) {
-	base, _ := codec.SplitName(name)
-	return backup.ParseName(base)
+	t, _, ok := backup.ParseName(name)
+	return t, ok
 }
 
 // read takes a full snapshot's revision and cluster from its metadata.

@@ -17,7 +17,7 @@ var t0 = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 type bucket struct{ objs []backup.Object }
 
 func (b *bucket) full(min int, rev int64) string {
-	name := backup.DefaultName(t0.Add(time.Duration(min) * time.Minute))
+	name := backup.BackupName(t0.Add(time.Duration(min)*time.Minute), codec.Layers{})
 	b.objs = append(b.objs, backup.Object{Key: "p/" + name, Size: 1000, Metadata: map[string]string{backup.MetaRevision: fmt.Sprint(rev), backup.MetaCluster: "c1"}})
 	return name
 }

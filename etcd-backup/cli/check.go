@@ -173,6 +173,13 @@ func (c *check) saveLine(env Env, conn connFlags, s *backup.Saver, what, dst str
 	line := fmt.Sprintf("%s: etcd %s -> %s", what, strings.Join(eps, ","), dst)
 	if st, ok := s.Store.(backup.S3Store); ok {
 		line += fmt.Sprintf(" on %s (region %s)", st.C.Endpoint(), st.C.Region())
+		if st.SSE.Mode != "" {
+			line += ", SSE " + st.SSE.String()
+		}
+	}
+	line += ", " + describeLayers(s.Codec.Layers())
+	if s.LockMode != "" {
+		line += fmt.Sprintf(", object lock %s for %s", s.LockMode, s.LockRetain)
 	}
 	return line, nil
 }
@@ -184,14 +191,17 @@ func (c *check) verify(src backup.Location) error {
 
 func (c *check) prune(o backup.PruneOptions) error {
 	var keep []string
-	if o.KeepLast > 0 {
-		keep = append(keep, fmt.Sprintf("the last %d", o.KeepLast))
+	if !o.Tiers.Empty() {
+		keep = append(keep, o.Tiers.String())
 	}
 	if o.KeepWithin > 0 {
 		keep = append(keep, "those younger than "+o.KeepWithin.String())
 	}
-	c.plan = append(c.plan, fmt.Sprintf("prune: s3://%s/%s: keep %s, never fewer than %d verified",
-		o.Bucket, o.Prefix, strings.Join(keep, " and "), o.MinKeep))
+	line := fmt.Sprintf("prune: s3://%s/%s: keep %s, never fewer than %d verified", o.Bucket, o.Prefix, strings.Join(keep, " and "), o.MinKeep)
+	if c.saved == "" {
+		line += " (points in time: each kept one keeps its full snapshot and the deltas before it)"
+	}
+	c.plan = append(c.plan, line)
 	return errChecked
 }
 

@@ -118,7 +118,8 @@ func incrementalTarget(arg string) (bucket, prefix string, err error) {
 func runIncrementalSave(ctx context.Context, env Env, s *backup.Saver, inc *incrFlags, bucket, prefix string) error {
 	is := &incremental.Saver{
 		Log: s.Log, Conn: s.Conn, Store: s.Store, Bucket: bucket, Prefix: prefix,
-		Full: s, FullName: backup.DefaultName, Policy: inc.policy, TmpDir: inc.tmp, Timeout: s.Timeout, Now: env.Now,
+		Full: s, Policy: inc.policy, TmpDir: inc.tmp, Timeout: s.Timeout, Now: env.Now,
+		FullName: func(t time.Time) string { return backup.BackupName(t, s.Codec.Layers()) },
 	}
 	res, err := is.Save(ctx)
 	if err != nil {
@@ -179,13 +180,13 @@ func (p *pitrFlags) source(pos []string, f *flags) (*chainSource, error) {
 }
 
 // runChainRestore restores a point in time from a chain.
-func runChainRestore(ctx context.Context, env Env, f *flags, s3f *s3Flags, cs *chainSource, o backup.RestoreOptions) error {
+func runChainRestore(ctx context.Context, env Env, f *flags, s3f *s3Flags, kf *keyFlags, cs *chainSource, o backup.RestoreOptions) error {
 	log := newLogger(env.Stderr, env.Getenv)
-	st, err := s3f.store(env, f, log)
+	fe, err := fetcher(backup.Location{Kind: backup.S3, Bucket: cs.bucket}, s3f, kf, env, f)
 	if err != nil {
 		return err
 	}
-	r := &incremental.Restorer{Log: log, Store: st, Bucket: cs.bucket, Prefix: cs.prefix, Fetcher: &backup.Fetcher{Store: st}}
+	r := &incremental.Restorer{Log: log, Store: fe.Store, Bucket: cs.bucket, Prefix: cs.prefix, Fetcher: fe}
 	res, err := r.Restore(ctx, cs.target, o)
 	if err != nil {
 		return err

@@ -25,12 +25,16 @@ func HasDeltas(ctx context.Context, st backup.Store, bucket, prefix string) (boo
 }
 
 // Prune applies the retention policy to points in time: every full
-// snapshot and every delta's end is a point; the policy's rules pick the
-// points to keep (--keep-last counts points, --keep-within keeps the
-// younger ones, --min-keep the newest verified full snapshots), and every
-// kept point keeps the full snapshot it starts from and every delta up to
-// it. Everything else under the prefix that is a full snapshot or a delta
-// is removed (unless o.DryRun). It returns the decisions, newest first.
+// snapshot and every delta's end is a point; the policy's rules (its tiers,
+// keep-within, the newest --min-keep verified full snapshots, object locks)
+// pick the points to keep, and every kept point keeps the full snapshot it
+// starts from and every delta up to it. Everything else under the prefix
+// that is a full snapshot or a delta is removed (unless o.DryRun). It
+// returns the decisions, newest first.
+//
+// Full snapshots are few and are stated (verified? locked?); deltas are
+// many, and only those about to go are stated, for a lock: a locked delta
+// is a kept point, with its chain.
 func Prune(ctx context.Context, st backup.Store, o backup.PruneOptions) ([]chain.Decision, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -40,18 +44,46 @@ func Prune(ctx context.Context, st backup.Store, o backup.PruneOptions) ([]chain
 		return nil, fmt.Errorf("S3: %w", err)
 	}
 	l := chain.Build(o.Bucket, o.Prefix, objs)
-	verified := map[string]bool{}
+	stated := map[string]backup.Object{} // by name under the prefix
 	for i := range l.Fulls {
 		f := &l.Fulls[i]
-		// Listings carry no user metadata: ask for it.
 		ob, err := st.Stat(ctx, o.Bucket, f.Key)
 		if err != nil {
 			return nil, fmt.Errorf("S3: %w", err)
 		}
 		f.SetMetadata(ob.Metadata)
-		verified[f.Name] = ob.Metadata[backup.MetaFormat] == backup.FormatV1 && ob.SHA256 != ""
+		stated[f.Name] = ob
 	}
-	plan := l.Retain(pointRule(o, verified))
+	rule := func(ps []chain.Point) [][]string {
+		cs := make([]backup.Candidate, len(ps))
+		for i, p := range ps {
+			cs[i].Time = p.Time
+			if ob, ok := stated[p.Name]; ok {
+				cs[i].Locked, cs[i].LockedUntil = ob.Locked(o.Now), ob.RetainUntil
+				if p.IsFull {
+					_, layers, _ := backup.ParseName(p.Name)
+					cs[i].Verified = backup.Verified(ob, layers)
+				}
+			}
+		}
+		return o.Reasons(cs)
+	}
+	plan := l.Retain(rule)
+	relock := false
+	for _, d := range plan {
+		if d.Keep || d.IsFull {
+			continue
+		}
+		ob, err := st.Stat(ctx, o.Bucket, d.Key)
+		if err != nil {
+			return nil, fmt.Errorf("S3: %w", err)
+		}
+		stated[d.Name] = ob
+		relock = relock || ob.Locked(o.Now)
+	}
+	if relock {
+		plan = l.Retain(rule)
+	}
 	if o.DryRun {
 		return plan, nil
 	}
@@ -64,29 +96,4 @@ func Prune(ctx context.Context, st backup.Store, o backup.PruneOptions) ([]chain
 		}
 	}
 	return plan, nil
-}
-
-// pointRule is the policy's rules applied to points in time.
-func pointRule(o backup.PruneOptions, verified map[string]bool) chain.Rule {
-	return func(ps []chain.Point) [][]string {
-		why := make([][]string, len(ps))
-		kept := 0
-		for i, p := range ps {
-			if o.KeepLast > 0 && i < o.KeepLast {
-				why[i] = append(why[i], fmt.Sprintf("among the last %d points in time", o.KeepLast))
-			}
-			if o.KeepWithin > 0 && o.Now.Sub(p.Time) < o.KeepWithin {
-				why[i] = append(why[i], fmt.Sprintf("younger than %s", o.KeepWithin))
-			}
-			if p.IsFull && verified[p.Name] {
-				if len(why[i]) == 0 && kept < o.MinKeep {
-					why[i] = append(why[i], fmt.Sprintf("--min-keep %d verified", o.MinKeep))
-				}
-				if len(why[i]) > 0 {
-					kept++
-				}
-			}
-		}
-		return why
-	}
 }

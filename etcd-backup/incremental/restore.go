@@ -45,10 +45,9 @@ type Restorer struct {
 	Log            *slog.Logger
 	Store          backup.Store
 	Bucket, Prefix string
-	// Fetcher fetches and checks the full snapshot (and undoes its codec layers).
+	// Fetcher fetches and checks the full snapshot (and undoes its codec
+	// layers); its identities open encrypted deltas too.
 	Fetcher *backup.Fetcher
-	// Read opens encrypted deltas.
-	Read codec.ReadOptions
 }
 
 // Plan is what a restore uses.
@@ -307,7 +306,7 @@ func (r *Restorer) apply(ctx context.Context, db *replay.DB, d chain.Delta, p Pl
 
 func (r *Restorer) read(src io.Reader, db *replay.DB, d chain.Delta, p Plan, cluster *string) (replay.Applied, error) {
 	expect := d.Layers
-	cr, err := codec.NewReader(src, codec.ReadOptions{Identities: r.Read.Identities, Expect: &expect})
+	cr, err := codec.NewReader(src, codec.ReadOptions{Identities: r.Fetcher.Identities, Expect: &expect})
 	if err != nil {
 		return replay.Applied{}, err
 	}

@@ -27,7 +27,11 @@ import (
 	"cronbox/etcd-backup/chain"
 	"cronbox/etcd-backup/delta"
 	"cronbox/etcd-backup/etcdconn"
+	"cronbox/gof3r/s3"
 )
+
+// ContentTypeDelta is a delta's content type, before the codec's layers.
+const ContentTypeDelta = "application/x-cronbox-etcd-delta"
 
 // Schedule is when full snapshots are due (go-cron's schedule.Expression).
 type Schedule interface {
@@ -50,11 +54,11 @@ type Saver struct {
 	Store  backup.Store
 	Bucket string
 	Prefix string // "" or ending in "/"
-	// Full takes the full snapshots (with its own codec and limits);
-	// FullName names one taken at a time under the prefix.
+	// Full takes the full snapshots; deltas are stored as it stores them
+	// (its codec: compressed, encrypted; its S3 object lock). FullName
+	// names one taken at a time under the prefix.
 	Full     *backup.Saver
 	FullName func(time.Time) string
-	Codec    codec.Options // how deltas are stored
 	Policy   Policy
 	TmpDir   string        // where a delta is spooled before upload ("": the system's)
 	Timeout  time.Duration // the whole delta (watch and upload); 0 = 1 h
@@ -188,7 +192,7 @@ func (s *Saver) Save(ctx context.Context) (Result, error) {
 	start := time.Now()
 	hdr := delta.Header{From: head + 1, To: to, ClusterID: cluster, MemberID: member, Base: cs.full.Name,
 		BaseRevision: cs.full.Revision, EtcdVersion: st.Version, Time: readAt.UTC()}
-	name := chain.DeltaName(hdr.From, hdr.To, readAt, s.Codec.Layers())
+	name := chain.DeltaName(hdr.From, hdr.To, readAt, s.Full.Codec.Layers())
 	dest := s.url(name)
 	s.Log.Info("saving delta", "endpoint", m.Endpoint, "from", hdr.From, "to", hdr.To, "destination", dest)
 	spool, res, err := s.capture(dctx, cli, opts, hdr)
@@ -218,13 +222,15 @@ func (s *Saver) Save(ctx context.Context) (Result, error) {
 		backup.MetaRevision:    strconv.FormatInt(hdr.To, 10),
 		backup.MetaCreated:     readAt.UTC().Format(time.RFC3339),
 	}
-	for k, v := range s.Codec.Layers().Metadata() {
+	for k, v := range s.Full.Codec.Layers().Metadata() {
 		meta[k] = v
 	}
 	if _, err := spool.f.Seek(0, io.SeekStart); err != nil {
 		return Result{}, err
 	}
-	obj, err := s.Store.Put(dctx, s.Bucket, s.Prefix+name, spool.f, meta)
+	layers := s.Full.Codec.Layers()
+	obj, err := s.Store.Put(dctx, s.Bucket, s.Prefix+name, spool.f, backup.PutOptions{Metadata: meta,
+		ContentType: layers.ContentType(ContentTypeDelta), Lock: s3.LockFor(s.Full.LockMode, s.Full.LockRetain, readAt)})
 	if err != nil {
 		return Result{}, fmt.Errorf("S3: put %s: %w", dest, err)
 	}
@@ -370,7 +376,7 @@ func (s *Saver) capture(ctx context.Context, cli delta.Client, o delta.CaptureOp
 	}
 	sp := &spool{f: f}
 	cw := &countingWriter{w: f, h: sha256.New()}
-	enc, err := codec.NewWriter(cw, s.Codec)
+	enc, err := codec.NewWriter(cw, s.Full.Codec)
 	if err != nil {
 		return sp, delta.Result{}, err
 	}
