@@ -873,13 +873,23 @@ func TestIncrementalPrune(t *testing.T) {
 		t.Fatalf("runs %s", kinds)
 	}
 	all := objectKeys(t, s3, bucket)
-	out, _, code := run(t, env, nil, "prune", "--keep-last", "4", "--dry-run", dest)
-	if code != 0 || strings.Contains(out, "would delete") || strings.Count(out, "keep ") != 6 {
-		t.Fatalf("keep-last 4 (a2's chain reaches back to A): exit %d\n%s", code, out)
-	}
-	out, _, code = run(t, env, nil, "prune", "--keep-last", "2", dest)
-	if code != 0 || strings.Count(out, "delete ") != 3 {
+	// --keep-last counts full snapshots with their chains: both stay.
+	out, _, code := run(t, env, nil, "prune", "--keep-last", "2", "--dry-run", dest)
+	if code != 0 || strings.Contains(out, "would delete") || strings.Count(out, "keep s3://") != 6 {
 		t.Fatalf("keep-last 2: exit %d\n%s", code, out)
+	}
+	// A period tier counts points in time: the newest of this hour is b2,
+	// whose chain is B, b1, b2 (all six were taken within seconds, so
+	// unless an hour turned between them, only that chain stays).
+	if runs[0].Chain.Time.Truncate(time.Hour).Equal(runs[5].Chain.Time.Truncate(time.Hour)) {
+		out, _, code = run(t, env, nil, "prune", "--keep-hourly", "1", "--dry-run", dest)
+		if code != 0 || strings.Count(out, "would delete s3://") != 3 {
+			t.Fatalf("keep-hourly 1: exit %d\n%s", code, out)
+		}
+	}
+	out, _, code = run(t, env, nil, "prune", "--keep-last", "1", dest)
+	if code != 0 || strings.Count(out, "delete s3://") != 3 {
+		t.Fatalf("keep-last 1: exit %d\n%s", code, out)
 	}
 	left := objectKeys(t, s3, bucket)
 	if len(all) != 6 || len(left) != 3 {

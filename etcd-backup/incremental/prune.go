@@ -25,10 +25,13 @@ func HasDeltas(ctx context.Context, st backup.Store, bucket, prefix string) (boo
 }
 
 // Prune applies the retention policy to points in time: every full
-// snapshot and every delta's end is a point; the policy's rules (its tiers,
-// keep-within, the newest --min-keep verified full snapshots, object locks)
-// pick the points to keep, and every kept point keeps the full snapshot it
-// starts from and every delta up to it. Everything else under the prefix
+// snapshot and every delta's end is a point; the policy's period tiers
+// (hourly, daily, weekly, monthly, yearly), keep-within, the newest
+// --min-keep verified full snapshots and object locks pick the points to
+// keep, and every kept point keeps the full snapshot it starts from and
+// every delta up to it. --keep-last N keeps every point of the chains of
+// the newest N full snapshots: a count of points (one every few seconds)
+// would keep minutes, where the image's ETCD_KEEP_LAST=30 meant 30 backups. Everything else under the prefix
 // that is a full snapshot or a delta is removed (unless o.DryRun). It
 // returns the decisions, newest first.
 //
@@ -54,6 +57,12 @@ func Prune(ctx context.Context, st backup.Store, o backup.PruneOptions) ([]chain
 		f.SetMetadata(ob.Metadata)
 		stated[f.Name] = ob
 	}
+	lastFulls := map[*chain.Full]bool{}
+	for i := range l.Fulls[:min(len(l.Fulls), o.Tiers.Last)] {
+		lastFulls[&l.Fulls[i]] = true
+	}
+	points := o
+	points.Tiers.Last = 0
 	rule := func(ps []chain.Point) [][]string {
 		cs := make([]backup.Candidate, len(ps))
 		for i, p := range ps {
@@ -66,7 +75,13 @@ func Prune(ctx context.Context, st backup.Store, o backup.PruneOptions) ([]chain
 				}
 			}
 		}
-		return o.Reasons(cs)
+		why := points.Reasons(cs)
+		for i, p := range ps {
+			if lastFulls[p.Full] {
+				why[i] = append(why[i], fmt.Sprintf("in the chain of one of the last %d full snapshots", o.Tiers.Last))
+			}
+		}
+		return why
 	}
 	plan := l.Retain(rule)
 	relock := false
