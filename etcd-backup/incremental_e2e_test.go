@@ -961,3 +961,56 @@ func TestIncrementalCompressedEncrypted(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The image's job script in incremental mode: a full snapshot is verified
+// and followed by prune; a delta (or nothing new) ends the run there.
+func TestJobScriptIncremental(t *testing.T) {
+	busybox := testkit.Need(t, "busybox")
+	s3srv := testkit.Versitygw(t)
+	bucket := s3srv.Bucket(t, "bkt")
+	src := etcdtest.Embed(t, etcdtest.Options{})
+	cli := src.Client(t)
+	bin := t.TempDir()
+	if err := os.Symlink(testkit.Build(t, "cronbox/etcd-backup"), filepath.Join(bin, "etcd-backup")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(busybox, "--list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, applet := range strings.Fields(string(out)) {
+		if applet != "sh" {
+			os.Symlink(busybox, filepath.Join(bin, applet))
+		}
+	}
+	script := filepath.Join(testkit.RepoRoot(t), "scripts", "etcd-backup")
+	env := append(s3srv.Env(), "PATH="+bin, "AWS_S3_BUCKET="+bucket, "ETCD_ENDPOINTS="+src.Endpoint, "TMPDIR="+t.TempDir(),
+		"ETCD_BACKUP_PREFIX=inc/", "ETCD_KEEP_LAST=1", "ETCD_MIN_KEEP=1", "ETCD_BACKUP_INCREMENTAL=true",
+		"ETCD_BACKUP_FULL_AFTER_DELTAS=2", "ETCD_BACKUP_FULL_AFTER_BYTES=0", "ETCD_BACKUP_FULL_EVERY=off")
+	job := func(i int) string {
+		fill(t, cli, fmt.Sprintf("/%d/", i), 50, uint64(i))
+		cmd := exec.Command(busybox, "sh", script)
+		cmd.Env = env
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("run %d of the job script: %v\n%s", i, err, b)
+		}
+		return string(b)
+	}
+	for i, want := range []string{"full", "delta", "delta", "full", "delta"} {
+		out := job(i)
+		verified := strings.Contains(out, "2/3 verify") && strings.Contains(out, "3/3 prune")
+		if !strings.Contains(out, `"kind":"`+want+`"`) || verified != (want == "full") {
+			t.Fatalf("run %d: want a %s (verify and prune after a full only):\n%s", i, want, out)
+		}
+	}
+	// The last prune (run 3, keep-last 1) dropped the first chain.
+	names := deltaNames(t, s3srv, bucket, "inc/")
+	if len(names) != 1 {
+		t.Fatalf("deltas left: %v", names)
+	}
+	r, res := restoreChain(t, s3srv.Env(), "s3://"+bucket+"/inc/")
+	if err := sameState(state(t, r.Client(t), 0), state(t, cli, res.Revision)); err != nil || res.Deltas != 1 {
+		t.Fatalf("restored %+v: %v", res, err)
+	}
+}
