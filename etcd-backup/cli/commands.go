@@ -143,6 +143,7 @@ func runSave(ctx context.Context, args []string, env Env) error {
 		locked = fmt.Sprintf("object-locked (%s) until %s", res.LockMode, res.LockedUntil.Format(time.RFC3339))
 	}
 	fmt.Fprintf(env.Stderr, "etcd-backup save: %s: %s, %s\n", res.Dest, describeLayers(layers), locked)
+	reportSave(env, s.Log, res)
 	out := env.Stdout
 	if dst.Kind == backup.Stdio {
 		out = env.Stderr
@@ -211,6 +212,7 @@ func runVerify(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	reportVerified(env, newLogger(env.Stderr, env.Getenv), res)
 	if format == "json" {
 		printJSON(env.Stdout, res)
 		return nil

@@ -40,8 +40,10 @@ const usage = `usage: go-cron [flags] SCHEDULE -- COMMAND [ARGS...]
        go-cron --once [flags] [--] COMMAND [ARGS...]
 
 Runs COMMAND on SCHEDULE, one run at a time, and serves the job's state as
-JSON on the status address (GET /: 200 while the last run succeeded, 503
-when it failed or, with --max-age, is stale; /healthz; /metrics).
+JSON on the status address (GET / and any other path: 200 while the last
+run succeeded, 503 when it failed or, with --max-age, is stale; a page for
+browsers; /api/runs; /healthz; /metrics). Each run may report its result in
+the file GOCRON_RESULT_FILE names.
 
 SCHEDULE: 6 fields with seconds first ("0/10 * * * * *"), 5 fields minute
 first as standard cron ("*/5 * * * *" is every 5 minutes; --fields seconds
@@ -392,6 +394,17 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 		Schedule: schedText, Command: command, MaxAge: o.maxAge, History: o.history,
 		Version: Version, Redactor: red,
 	})
+	if sched != nil {
+		reading := sched.Form
+		if sched.Words != "" {
+			reading = sched.Words + " (" + sched.Form + ")"
+		}
+		st.Describe(reading, sched.Location, func(t time.Time, n int) []time.Time { return schedule.NextN(sched, t, n) })
+	}
+	resultDir := resultDir(log)
+	if resultDir != "" {
+		defer os.RemoveAll(resultDir)
+	}
 	var gate *lockGate
 	if o.lock.enabled() {
 		lcfg, err := o.lock.config(o, environ, log)
@@ -451,7 +464,7 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 	rc := run.Config{
 		Command: command, Stdout: stdout, Stderr: stderr, Tail: o.tail,
 		Timeout: o.timeout, Grace: o.grace, PipeWait: o.pipeWait,
-		Redactor: red, Guard: rp, Log: log, Kill: kill,
+		Redactor: red, Guard: rp, Log: log, Kill: kill, ResultDir: resultDir,
 	}
 	jobEnviron := withoutNotifyVars(environ)
 	job := func(ctx context.Context, slot time.Time) run.Result {
@@ -459,9 +472,10 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 		// between the slot and the job's start.
 		rc := rc
 		rc.Env = jobEnv(jobEnviron, slot, gate)
+		rc.Output = run.NewOutput(rc.Tail, red)
 		nr := nt.Begin(slot)
 		r := run.Run(ctx, rc, func(pid int, start time.Time) {
-			st.Started(pid, start)
+			st.Started(pid, start, rc.Output)
 			nr.Started()
 			log.Info("run started", "slot", slot.Format(time.RFC3339), "pid", pid, "command", strings.Join(command, " "))
 		})
@@ -531,4 +545,15 @@ func zoneName(loc *time.Location, now time.Time) string {
 	}
 	abbr, _ := now.In(loc).Zone()
 	return "Local (" + abbr + ")"
+}
+
+// resultDir makes the private directory the runs' GOCRON_RESULT_FILEs live
+// in. Without one (a read-only /tmp) the jobs run without the variable.
+func resultDir(log *slog.Logger) string {
+	dir, err := os.MkdirTemp("", "go-cron-results-")
+	if err != nil {
+		log.Warn("no directory for job results; jobs run without GOCRON_RESULT_FILE (set TMPDIR to a writable directory)", "err", err)
+		return ""
+	}
+	return dir
 }

@@ -6,6 +6,7 @@ package run
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +45,14 @@ type Config struct {
 	Kill <-chan struct{}
 	Now  func() time.Time
 	Log  *slog.Logger
+
+	// Output is where the tails are kept, for a caller that shows them
+	// while the job runs; nil: Run makes its own of Tail bytes each.
+	Output *Output
+	// ResultDir, when set, is where each run gets an empty file whose path
+	// the job finds in GOCRON_RESULT_FILE, to report its result in (see
+	// package jobresult); Result.Report holds what it wrote.
+	ResultDir string
 }
 
 // Result is one finished run.
@@ -57,6 +66,10 @@ type Result struct {
 	Error      string // why it could not start, or what went wrong around it
 	Stdout     string // masked tails
 	Stderr     string
+	// Report is the JSON object the job wrote to GOCRON_RESULT_FILE (nil:
+	// none), masked; ReportError says why a file it wrote was not used.
+	Report      json.RawMessage
+	ReportError string
 }
 
 // OK reports whether the run succeeded.
@@ -83,11 +96,17 @@ func Run(ctx context.Context, c Config, started func(pid int, start time.Time)) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	outTail, errTail := NewTail(c.Tail, c.Redactor), NewTail(c.Tail, c.Redactor)
+	out := c.Output
+	if out == nil {
+		out = NewOutput(c.Tail, c.Redactor)
+	}
+	outTail, errTail := out.Stdout, out.Stderr
 	res := Result{Start: now()}
+	rf := newResultFile(c.ResultDir, log)
 	finish := func() Result {
 		res.End = now()
 		res.Stdout, res.Stderr = outTail.String(), errTail.String()
+		res.Report, res.ReportError = rf.read(c.Redactor)
 		return res
 	}
 	if len(c.Command) == 0 {
@@ -96,7 +115,7 @@ func Run(ctx context.Context, c Config, started func(pid int, start time.Time)) 
 	}
 
 	cmd := exec.Command(c.Command[0], c.Command[1:]...)
-	cmd.Env = c.Env
+	cmd.Env = rf.env(c.Env)
 	cmd.Stdin = nil
 	cmd.Stdout = tee{live: c.Stdout, tail: outTail}
 	cmd.Stderr = tee{live: c.Stderr, tail: errTail}

@@ -52,6 +52,11 @@ var (
 // weekday of the month), which cron/v3 reports only as a failed number
 // conversion.
 func unsupported(field string) error {
+	if strings.Contains(field, "=") {
+		// cron/v3 reads a field starting with TZ= as a zone prefix and
+		// panics when no space follows it (found by FuzzSchedule).
+		return errors.New("a time zone (CRON_TZ=Zone or TZ=Zone) goes before the fields, not in one")
+	}
 	if strings.Contains(field, "#") {
 		return errors.New("# (nth weekday of the month) is Quartz syntax that go-cron does not support")
 	}

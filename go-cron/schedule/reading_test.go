@@ -133,6 +133,9 @@ func TestQuartzSyntaxRefused(t *testing.T) {
 		{"0 0 * * 1#2", "day-of-week", "1#2", "# (nth weekday of the month)"},
 		{"0 0 0 L * *", "day-of-month", "L", "not support"},
 		{"0 0 * * 8", "day-of-week", "8", "above maximum (7; 0 and 7 are Sunday)"},
+		// A zone inside the fields made cron/v3 panic (found by FuzzSchedule).
+		{"0 0 1 1 TZ=0", "day-of-week", "TZ=0", "goes before the fields"},
+		{"0 CRON_TZ=UTC * * * *", "minutes", "CRON_TZ=UTC", "goes before the fields"},
 	} {
 		_, err := Parse(tc.spec, time.UTC)
 		se, ok := err.(*Error)
