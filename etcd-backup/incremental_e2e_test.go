@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -605,8 +606,9 @@ func mustConfig(t *testing.T, s3 *testkit.S3Server) s3client.Config {
 	return cfg
 }
 
-// gocron runs go-cron every second under the etcd lock named incr, with
-// save --incremental as the job; its stdout (the job's results) is kept.
+// gocron runs go-cron every second (under the etcd lock named incr when
+// lockEtcd is set) with save --incremental as the job; its stdout (the
+// job's results) is kept.
 type gocron struct {
 	id             string
 	cmd            *exec.Cmd
@@ -617,8 +619,11 @@ type gocron struct {
 func startGocronIncr(t *testing.T, id, lockEtcd string, env []string, job ...string) *gocron {
 	t.Helper()
 	bin := testkit.Build(t, "cronbox/go-cron")
-	args := []string{"--status-addr", "127.0.0.1:0", "--grace", "10s", "--lock-etcd", lockEtcd, "--lock-name", "incr",
-		"--lock-instance", id, "--lock-ttl", "2s", "* * * * * *", "--"}
+	args := []string{"--status-addr", "127.0.0.1:0", "--grace", "10s"}
+	if lockEtcd != "" {
+		args = append(args, "--lock-etcd", lockEtcd, "--lock-name", "incr", "--lock-instance", id, "--lock-ttl", "2s")
+	}
+	args = append(args, "* * * * * *", "--")
 	g := &gocron{id: id, stdout: &testkit.Buffer{}, stderr: &testkit.Buffer{}, exited: make(chan struct{})}
 	g.cmd = exec.Command(bin, append(args, job...)...)
 	g.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TMPDIR=" + t.TempDir()}, env...)
@@ -1013,4 +1018,75 @@ func TestJobScriptIncremental(t *testing.T) {
 	if err := sameState(state(t, r.Client(t), 0), state(t, cli, res.Revision)); err != nil || res.Deltas != 1 {
 		t.Fatalf("restored %+v: %v", res, err)
 	}
+}
+
+// Under go-cron, each run hands its chain to the status port through the
+// job result: LastGood names the delta and shows the recovery point (the
+// newest revision covered and its age), and /metrics has its time.
+func TestIncrementalStatusPort(t *testing.T) {
+	s3 := testkit.Versitygw(t)
+	bucket := s3.Bucket(t, "bkt")
+	src := etcdtest.Embed(t, etcdtest.Options{})
+	cli := src.Client(t)
+	fill(t, cli, "/a/", 100, 1)
+	statusFile := filepath.Join(t.TempDir(), "status")
+	env := append(s3.Env(), "ETCDCTL_ENDPOINTS="+src.Endpoint, "ETCD_BACKUP_FULL_EVERY=off", "ETCD_BACKUP_FULL_AFTER_BYTES=0", "GOCRON_STATUS_FILE="+statusFile)
+	ctx, stop := context.WithCancel(context.Background())
+	wg := workload(ctx, t, cli, 13, 10*time.Millisecond)
+	defer func() { stop(); wg.Wait() }()
+	g := startGocronIncr(t, "solo", "", env, testkit.Build(t, "cronbox/etcd-backup"), "save", "--incremental", "s3://"+bucket+"/st/")
+	type status struct {
+		LastGood *struct {
+			RecoveryPoint           string
+			RecoveryPointAgeSeconds *int64
+			Report                  struct {
+				Kind     string `json:"kind"`
+				Location string `json:"location"`
+				Chain    *struct {
+					Full     string    `json:"full"`
+					Deltas   int       `json:"deltas"`
+					Revision int64     `json:"revision"`
+					Time     time.Time `json:"time"`
+				} `json:"chain"`
+			}
+		}
+	}
+	var st status
+	var addr string
+	testkit.WaitFor(t, 60*time.Second, "a delta on the status port", func() error {
+		b, err := os.ReadFile(statusFile)
+		if err != nil {
+			return testkit.ErrNotYet
+		}
+		addr = strings.TrimSpace(string(b))
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		st = status{}
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			return err
+		}
+		if g := st.LastGood; g == nil || g.Report.Kind != "etcd-delta" || g.Report.Chain == nil || g.Report.Chain.Deltas < 2 {
+			return testkit.ErrNotYet
+		}
+		return nil
+	})
+	lg := st.LastGood
+	c := lg.Report.Chain
+	if !strings.Contains(lg.Report.Location, "/st/delta/") || !strings.HasSuffix(c.Full, ".db") || c.Revision < 100 ||
+		lg.RecoveryPoint != c.Time.UTC().Format(time.RFC3339) || lg.RecoveryPointAgeSeconds == nil {
+		t.Fatalf("LastGood %+v, chain %+v", lg, c)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "gocron_recovery_point_timestamp_seconds ") {
+		t.Fatalf("metrics:\n%s", body)
+	}
+	g.stop(t)
 }

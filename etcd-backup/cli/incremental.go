@@ -11,6 +11,7 @@ import (
 	"cronbox/etcd-backup/backup"
 	"cronbox/etcd-backup/incremental"
 	"cronbox/go-cron/schedule"
+	"cronbox/jobresult"
 )
 
 // incrFlags are the flags of `save --incremental`. They are read and
@@ -125,8 +126,48 @@ func runIncrementalSave(ctx context.Context, env Env, s *backup.Saver, inc *incr
 	if err != nil {
 		return err
 	}
+	reportIncremental(env, s, res)
 	printJSON(env.Stdout, res)
 	return nil
+}
+
+// reportIncremental hands the run to go-cron (GOCRON_RESULT_FILE): what it
+// wrote, and the chain, whose time is the recovery point the status port
+// shows. A run that found nothing new reports the chain alone: the
+// recovery point moved to now.
+func reportIncremental(env Env, s *backup.Saver, res incremental.Result) {
+	c := res.Chain
+	r := jobresult.Result{Kind: "etcd-delta", Chain: &jobresult.Chain{Full: c.Full, FullTime: c.FullTime.UTC(), FullRevision: c.FullRevision,
+		Deltas: c.Deltas, DeltaBytes: c.DeltaBytes, Revision: c.Revision, Time: c.Time.UTC()}}
+	layers := s.Codec.Layers()
+	if layers.Compressed() {
+		r.Compressed = string(layers.Compression)
+	}
+	if layers.Encrypted {
+		r.Encrypted = "age"
+	}
+	switch {
+	case res.Full != nil:
+		f := res.Full
+		r.Kind, r.Location, r.Size, r.SHA256, r.Seconds = "etcd-snapshot", f.Dest, f.Size, f.SHA256, f.Seconds
+		r.Etcd = &jobresult.Etcd{Revision: f.Revision, MemberID: f.MemberID, ClusterID: f.ClusterID, Version: f.Version, Endpoint: f.Endpoint}
+		r.Message = "full snapshot: " + res.Reason
+		if f.LockedUntil != nil {
+			r.Locked = f.LockMode + " until " + f.LockedUntil.UTC().Format(time.RFC3339)
+		}
+	case res.Delta != nil:
+		d := res.Delta
+		r.Location, r.Size, r.SHA256, r.Seconds = d.Destination, d.Size, d.SHA256, d.Seconds
+		r.Etcd = &jobresult.Etcd{Revision: d.To, MemberID: d.MemberID, ClusterID: d.ClusterID, Version: d.Version, Endpoint: d.Endpoint}
+		r.Message = fmt.Sprintf("delta of revisions %d to %d: %d events (%d puts, %d deletes)", d.From, d.To, d.Events, d.Puts, d.Deletes)
+		if s.LockMode != "" {
+			r.Locked = s.LockMode + " until " + c.Time.Add(s.LockRetain).UTC().Format(time.RFC3339)
+		}
+	default:
+		r.Compressed, r.Encrypted = "", ""
+		r.Message = fmt.Sprintf("nothing changed since revision %d: no object written", c.Revision)
+	}
+	jobresult.Report(env.Getenv, s.Log, r)
 }
 
 // pitrFlags choose a point in time of a chain to restore.

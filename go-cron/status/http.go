@@ -57,6 +57,11 @@ type lastGoodJSON struct {
 	lastJSON
 	Age        string
 	AgeSeconds int64
+	// An incremental backup's recovery point (its result's chain.time):
+	// the newest revision covered was read then.
+	RecoveryPoint           string `json:",omitempty"`
+	RecoveryPointAge        string `json:",omitempty"`
+	RecoveryPointAgeSeconds *int64 `json:",omitempty"`
 }
 
 type body struct {
@@ -170,6 +175,11 @@ func (s *State) Body() ([]byte, int) {
 		lg.Stdout, lg.Stderr = "", ""
 		age := max(now.Sub(g.End), 0).Truncate(time.Second)
 		lg.Age, lg.AgeSeconds = age.String(), int64(age/time.Second)
+		if c := g.report.Chain; c != nil && !c.Time.IsZero() {
+			rp := max(now.Sub(c.Time), 0).Truncate(time.Second)
+			secs := int64(rp / time.Second)
+			lg.RecoveryPoint, lg.RecoveryPointAge, lg.RecoveryPointAgeSeconds = stamp(c.Time), rp.String(), &secs
+		}
 		b.LastGood = lg
 	}
 	var buf bytes.Buffer
@@ -479,6 +489,10 @@ func (s *State) Metrics() string {
 	fmt.Fprintf(&b, "gocron_last_good_backup_timestamp_seconds %s\n", unix(lgTime))
 	head("gocron_last_good_backup_size_bytes", "gauge", "Size the last successful run reported in GOCRON_RESULT_FILE (0: none reported).")
 	fmt.Fprintf(&b, "gocron_last_good_backup_size_bytes %d\n", lgSize)
+	if g := s.good(); g != nil && g.report.Chain != nil {
+		head("gocron_recovery_point_timestamp_seconds", "gauge", "When the newest revision an incremental backup covers was read (the result's chain.time): what a restore now gets back to.")
+		fmt.Fprintf(&b, "gocron_recovery_point_timestamp_seconds %s\n", unix(g.report.Chain.Time))
+	}
 	head("gocron_next_run_timestamp_seconds", "gauge", "When the job fires next.")
 	fmt.Fprintf(&b, "gocron_next_run_timestamp_seconds %s\n", unix(s.next))
 	head("gocron_running", "gauge", "Runs in progress.")
