@@ -44,7 +44,7 @@ type Result struct {
 	Locked     string `json:"locked,omitempty"`     // the object lock: "COMPLIANCE until 2027-01-01T00:00:00Z"
 
 	Etcd   *Etcd   `json:"etcd,omitempty"`
-	Chain  *Chain  `json:"chain,omitempty"` // an incremental backup's chain after the run
+	Chain  *Chain  `json:"chain,omitempty"`  // an incremental backup's chain after the run
 	Search *Search `json:"search,omitempty"` // an Elasticsearch/OpenSearch snapshot
 
 	Message string `json:"message,omitempty"` // one line for people
