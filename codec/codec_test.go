@@ -435,3 +435,34 @@ func TestEncoderEncrypted(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// NewWriter writes nothing before the first Write or Close: callers hand it
+// pipes that are read only once it has returned (the S3 put's encode stage;
+// a gof3r put --encrypt-to hung on age's header before).
+func TestNewWriterWritesNothingUpFront(t *testing.T) {
+	id, _ := age.GenerateX25519Identity()
+	for _, o := range []codec.Options{
+		{Recipients: []age.Recipient{id.Recipient()}},
+		{Compression: codec.Zstd, Recipients: []age.Recipient{id.Recipient()}},
+		{Compression: codec.Gzip},
+		{Compression: codec.Zstd},
+	} {
+		pr, pw := io.Pipe()
+		w, err := codec.NewWriter(pw, o) // nobody reads pr yet: a write would block here
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan []byte)
+		go func() { b, _ := io.ReadAll(pr); done <- b }()
+		w.Write([]byte("hello"))
+		w.Close()
+		pw.Close()
+		r, err := codec.NewReader(bytes.NewReader(<-done), codec.ReadOptions{Identities: []age.Identity{id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := io.ReadAll(r); string(got) != "hello" {
+			t.Fatalf("%s: %q", o.Layers(), got)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package codec
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,6 @@ import (
 
 	"filippo.io/age"
 	"filippo.io/age/armor"
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -212,8 +212,6 @@ func describeRecipients(kinds []string) string {
 			d = append(d, "X25519 keys (age1...): give the identity file")
 		case "scrypt":
 			d = append(d, "a passphrase: give the passphrase")
-		case "mlkem768x25519":
-			d = append(d, "post-quantum keys (age1pq1...): give the identity file")
 		default:
 			d = append(d, k+" recipients")
 		}

@@ -1,13 +1,13 @@
 package codec
 
 import (
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
 
 	"filippo.io/age"
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -36,8 +36,6 @@ func recipientKind(r age.Recipient) string {
 		return "X25519"
 	case *age.ScryptRecipient:
 		return "scrypt"
-	case *age.HybridRecipient:
-		return "mlkem768x25519"
 	}
 	return fmt.Sprintf("%T", r)
 }
@@ -87,20 +85,53 @@ func (w *writer) Close() error {
 	return errors.Join(errs...)
 }
 
+// lazyAge starts age's stream at the first Write or Close: age writes its
+// header as soon as it starts, and a caller may hand in a pipe that is only
+// read once NewWriter has returned (the S3 put's encode stage does).
+type lazyAge struct {
+	w          io.Writer
+	recipients []age.Recipient
+	ew         io.WriteCloser
+}
+
+func (l *lazyAge) start() error {
+	if l.ew != nil {
+		return nil
+	}
+	ew, err := age.Encrypt(l.w, l.recipients...)
+	if err != nil {
+		return fmt.Errorf("age: %w", err)
+	}
+	l.ew = ew
+	return nil
+}
+
+func (l *lazyAge) Write(p []byte) (int, error) {
+	if err := l.start(); err != nil {
+		return 0, err
+	}
+	return l.ew.Write(p)
+}
+
+func (l *lazyAge) Close() error {
+	if err := l.start(); err != nil {
+		return err
+	}
+	return l.ew.Close()
+}
+
 // NewWriter returns a writer that compresses, then encrypts, what is written
-// to it and writes the result to w. Close finishes the stream (the last
-// compressed block, age's last chunk) but does not close w; a stream that
-// was not closed is incomplete and will not decode.
+// to it and writes the result to w. It writes nothing to w before the first
+// Write or Close. Close finishes the stream (the last compressed block,
+// age's last chunk) but does not close w; a stream that was not closed is
+// incomplete and will not decode.
 func NewWriter(w io.Writer, o Options) (io.WriteCloser, error) {
 	if err := o.Check(); err != nil {
 		return nil, err
 	}
 	chain := &writer{top: w}
 	if len(o.Recipients) > 0 {
-		ew, err := age.Encrypt(w, o.Recipients...)
-		if err != nil {
-			return nil, fmt.Errorf("age: %w", err)
-		}
+		ew := &lazyAge{w: w, recipients: o.Recipients}
 		chain.top = ew
 		chain.closers = append(chain.closers, ew)
 	}

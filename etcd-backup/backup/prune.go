@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"cronbox/codec"
+	"cronbox/gof3r/s3"
 	"cronbox/retention"
 )
 
@@ -178,11 +179,19 @@ func Prune(ctx context.Context, st Store, o PruneOptions) ([]Decision, error) {
 	if o.DryRun {
 		return plan, nil
 	}
-	for _, d := range plan {
+	for i := range plan {
+		d := &plan[i]
 		if d.Keep {
 			continue
 		}
-		if err := st.Remove(ctx, o.Bucket, d.Key); err != nil {
+		err := st.Remove(ctx, o.Bucket, d.Key)
+		if errors.Is(err, s3.ErrLocked) {
+			// A lock the object's HEAD did not show (no permission to read
+			// its retention): S3 keeps it, and so does the plan.
+			d.Keep, d.Locked, d.Why = true, true, "object lock: S3 refused the delete ("+err.Error()+")"
+			continue
+		}
+		if err != nil {
 			return plan, fmt.Errorf("S3: %w", err)
 		}
 	}

@@ -18,6 +18,9 @@ func TestPlan(t *testing.T) {
 		}
 		return o
 	}
+	locked := func(o Object, until time.Time) Object { o.LockMode, o.RetainUntil = "COMPLIANCE", until; return o }
+	hold := func(o Object) Object { o.LegalHold = true; return o }
+	layered := func(o Object) Object { o.Key += ".zst.age"; o.Size = 1000; return o }
 	foreign := []Object{
 		{Key: "bk/notes.txt", Size: 10},
 		{Key: "bk/sub/" + BackupName(now.Add(-100*time.Hour), codec.Layers{}), Size: 544, Metadata: map[string]string{MetaFormat: FormatV1}, SHA256: "ab"},
@@ -35,6 +38,9 @@ func TestPlan(t *testing.T) {
 		{"min-keep beats an age rule that keeps nothing", []Object{obj(10, true), obj(20, true), obj(30, true)}, PruneOptions{KeepWithin: time.Hour, MinKeep: 2}, "KKD"},
 		{"unverified newest do not count", []Object{obj(1, false), obj(2, false), obj(3, true), obj(4, true)}, PruneOptions{Tiers: retention.Policy{Last: 1}, MinKeep: 1}, "KDKD"},
 		{"no verified at all: rules only", []Object{obj(1, false), obj(2, false)}, PruneOptions{Tiers: retention.Policy{Last: 1}, MinKeep: 1}, "KD"},
+		{"daily 2: the newest of each of the last two days", []Object{obj(1, true), obj(5, true), obj(13, true), obj(30, true), obj(40, true)}, PruneOptions{Tiers: retention.Policy{Daily: 2}, MinKeep: 1}, "KDKDD"},
+		{"a lock keeps what the rules drop", []Object{obj(1, true), locked(obj(2, true), now.Add(time.Hour)), locked(obj(3, true), now.Add(-time.Hour)), hold(obj(4, true))}, PruneOptions{Tiers: retention.Policy{Last: 1}, MinKeep: 1}, "KKDK"},
+		{"compressed and encrypted backups count as verified without the snapshot size rule", []Object{layered(obj(1, true)), layered(obj(2, true)), layered(obj(3, true))}, PruneOptions{KeepWithin: time.Minute, MinKeep: 2}, "KKD"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.opt.Prefix, tc.opt.Now = "bk/", now

@@ -120,7 +120,7 @@ func TestCheckRefusesBadInput(t *testing.T) {
 		{[]string{"ETCD_ENDPOINTS", "ftp://x:2379"}, `ETCD_ENDPOINTS "ftp://x:2379"`},
 		{[]string{"ETCD_ENDPOINTS", "<unset>", "ETCD_MACHINES", `"10.0.0.1:2379"`}, "ETCD_MACHINES: 10.0.0.1:2379: want http://host:port"},
 		{[]string{"ETCD_LEADER", "etcd1:2379"}, "ETCD_LEADER: etcd1:2379: want http://host:port"},
-		{[]string{"ETCD_KEEP_LAST", "-3"}, `prune: ETCD_KEEP_LAST "-3": want a count`},
+		{[]string{"ETCD_KEEP_LAST", "-3"}, `prune: ETCD_KEEP_LAST "-3": want a count (to keep every backup, do not prune)`},
 		{[]string{"ETCD_KEEP_LAST", "ten"}, `prune: ETCD_KEEP_LAST "ten": want a count`},
 		{[]string{"ETCD_BACKUP_KEEP_DAILY", "-5"}, `prune: ETCD_BACKUP_KEEP_DAILY "-5": want a count`},
 		{[]string{"ETCD_BACKUP_KEEP_WEEKLY", "some"}, `prune: ETCD_BACKUP_KEEP_WEEKLY "some"`},

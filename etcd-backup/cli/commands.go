@@ -610,7 +610,10 @@ func runPrune(ctx context.Context, args []string, env Env) error {
 		"weekly": &o.Tiers.Weekly, "monthly": &o.Tiers.Monthly, "yearly": &o.Tiers.Yearly}
 	for name, v := range tiers {
 		n, err := strconv.Atoi(strings.TrimSpace(*v))
-		if err != nil || n < -1 {
+		switch {
+		case name == "last" && (err != nil || n < 0):
+			return usagef("%s %q: want a count (to keep every backup, do not prune)", f.origin("keep-last"), *v)
+		case err != nil || n < -1:
 			return usagef("%s %q: want a count (or -1: no limit)", f.origin("keep-"+name), *v)
 		}
 		*counts[name] = n
