@@ -48,6 +48,10 @@ type incrOut struct {
 		Events      int64  `json:"events"`
 		Leases      int64  `json:"leases"`
 	} `json:"delta"`
+	DuringFull []struct {
+		From int64 `json:"from"`
+		To   int64 `json:"to"`
+	} `json:"deltas_during_full"`
 	Chain struct {
 		Full         string    `json:"full"`
 		FullRevision int64     `json:"full_revision"`
@@ -1043,10 +1047,11 @@ func TestIncrementalStatusPort(t *testing.T) {
 				Kind     string `json:"kind"`
 				Location string `json:"location"`
 				Chain    *struct {
-					Full     string    `json:"full"`
-					Deltas   int       `json:"deltas"`
-					Revision int64     `json:"revision"`
-					Time     time.Time `json:"time"`
+					Full         string    `json:"full"`
+					FullRevision int64     `json:"full_revision"`
+					Deltas       int       `json:"deltas"`
+					Revision     int64     `json:"revision"`
+					Time         time.Time `json:"time"`
 				} `json:"chain"`
 			}
 		}
@@ -1075,7 +1080,7 @@ func TestIncrementalStatusPort(t *testing.T) {
 	})
 	lg := st.LastGood
 	c := lg.Report.Chain
-	if !strings.Contains(lg.Report.Location, "/st/delta/") || !strings.HasSuffix(c.Full, ".db") || c.Revision < 100 ||
+	if !strings.Contains(lg.Report.Location, "/st/delta/") || !strings.HasSuffix(c.Full, ".db") || c.Revision <= c.FullRevision ||
 		lg.RecoveryPoint != c.Time.UTC().Format(time.RFC3339) || lg.RecoveryPointAgeSeconds == nil {
 		t.Fatalf("LastGood %+v, chain %+v", lg, c)
 	}
@@ -1089,4 +1094,84 @@ func TestIncrementalStatusPort(t *testing.T) {
 		t.Fatalf("metrics:\n%s", body)
 	}
 	g.stop(t)
+}
+
+// A full snapshot the policy asks for does not hold the recovery point
+// back: while it streams (slowed here by --rate-limit), the old chain gets
+// a delta every --deltas-during-full; those deltas name the old full
+// snapshot as their base, so the new chain starts cleanly at the new full
+// snapshot's revision, and both restore.
+func TestIncrementalDeltasDuringFull(t *testing.T) {
+	s3 := testkit.Versitygw(t)
+	bucket := s3.Bucket(t, "bkt")
+	src := etcdtest.Embed(t, etcdtest.Options{})
+	cli := src.Client(t)
+	fillBig(t, cli, "/big/", 8, 256<<10) // 2 MiB: 4 s at --rate-limit 512K
+	env := append(s3.Env(), "ETCDCTL_ENDPOINTS="+src.Endpoint, "ETCD_BACKUP_FULL_EVERY=off", "ETCD_BACKUP_FULL_AFTER_BYTES=0",
+		"ETCD_BACKUP_FULL_AFTER_DELTAS=2", "ETCD_BACKUP_DELTAS_DURING_FULL=300ms", "ETCD_BACKUP_RATE_LIMIT=512K")
+	dest := "s3://" + bucket + "/d/"
+	ctx, stop := context.WithCancel(context.Background())
+	wg := workload(ctx, t, cli, 17, 5*time.Millisecond)
+	defer func() { stop(); wg.Wait() }()
+	var runs []incrOut
+	for i := 0; i < 4; i++ {
+		runs = append(runs, saveIncr(t, env, dest))
+	}
+	stop()
+	wg.Wait()
+	runs = append(runs, saveIncr(t, env, dest))
+	kinds := ""
+	for _, o := range runs {
+		kinds += o.Kind[:1]
+	}
+	if kinds != "fddfd" {
+		t.Fatalf("runs %s", kinds)
+	}
+	out, _, code := run(t, env, nil, "save", "--incremental", dest) // nothing new: unchanged
+	if code != 0 || !strings.Contains(out, `"kind":"unchanged"`) {
+		t.Fatalf("unchanged run: %s", out)
+	}
+	names := deltaNames(t, s3, bucket, "d/")
+	oldBase := runs[0].Full.Revision
+	var old []chain.Delta
+	for _, n := range names {
+		d, _ := chain.ParseDelta(n)
+		if d.Base == oldBase {
+			old = append(old, d)
+		}
+	}
+	newFull := runs[3].Full.Revision
+	// The policy's full (run 4) wrote deltas of the old chain while it streamed.
+	during := runs[3].DuringFull
+	if len(during) == 0 || len(old) != 2+len(during) || old[len(old)-1].To != during[len(during)-1].To || old[len(old)-1].To <= newFull {
+		t.Fatalf("old chain deltas %v, written during the full %+v (new full at %d)", old, during, newFull)
+	}
+	for i := 1; i < len(old); i++ {
+		if old[i].From != old[i-1].To+1 {
+			t.Fatalf("old chain: %s after %s", old[i], old[i-1])
+		}
+	}
+	if d := runs[4].Delta; d.From != newFull+1 || runs[4].Chain.FullRevision != newFull || runs[4].Chain.Deltas != 1 {
+		t.Fatalf("the new chain's first delta: %+v, chain %+v", d, runs[4].Chain)
+	}
+	// Revisions the deltas written during the full cover: before the new
+	// full snapshot's, through the old chain; after it, through whichever
+	// newest chain reaches them.
+	for _, rev := range []int64{during[0].From, old[len(old)-1].To} {
+		r, res := restoreChain(t, env, dest, "--to-revision", strconv.FormatInt(rev, 10))
+		if res.Revision != rev || (rev < newFull && res.FullRevision != oldBase) {
+			t.Fatalf("restore of %d: %+v", rev, res)
+		}
+		if err := sameState(state(t, r.Client(t), 0), state(t, cli, rev)); err != nil {
+			t.Fatal(err)
+		}
+		r.Stop()
+	}
+	r, res := restoreChain(t, env, dest)
+	if res.FullRevision != newFull || res.Revision != runs[4].Delta.To {
+		t.Fatalf("restore of the newest point: %+v", res)
+	}
+	if err := sameState(state(t, r.Client(t), 0), state(t, cli, res.Revision)); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -40,14 +40,17 @@ const (
 	MetaFingerprint  = "etcd-delta-fingerprint" // the events at revision To (delta.Result.Fingerprint)
 )
 
-// DeltaName is a delta's name under the prefix: the revisions it covers,
-// zero-padded so that names sort by revision, and the time its last
-// revision was read.
-func DeltaName(from, to int64, t time.Time, l codec.Layers) string {
-	return fmt.Sprintf("%s%012d-%012d.%s.delta%s", DeltaDir, from, to, t.UTC().Format(timeLayout), l.Suffix())
+// DeltaName is a delta's name under the prefix: the revisions it covers
+// (zero-padded, so that names sort by revision), the time its last
+// revision was read, and the revision of the full snapshot it builds on:
+// PREFIX/delta/<from>-<to>.<UTC time>.b<base>.delta, then the codec's
+// suffixes. With the base in the name, a listing alone tells which
+// chain a delta belongs to.
+func DeltaName(from, to, base int64, t time.Time, l codec.Layers) string {
+	return fmt.Sprintf("%s%012d-%012d.%s.b%012d.delta%s", DeltaDir, from, to, t.UTC().Format(timeLayout), base, l.Suffix())
 }
 
-var deltaRE = regexp.MustCompile(`^` + DeltaDir + `(\d+)-(\d+)\.(\d{8}T\d{6}(?:\.\d{1,9})?Z)\.delta$`)
+var deltaRE = regexp.MustCompile(`^` + DeltaDir + `(\d+)-(\d+)\.(\d{8}T\d{6}(?:\.\d{1,9})?Z)\.b(\d+)\.delta$`)
 
 // Full is a full snapshot in the bucket.
 type Full struct {
@@ -65,6 +68,7 @@ type Full struct {
 type Delta struct {
 	Key, Name string
 	From, To  int64
+	Base      int64     // the revision of the full snapshot it builds on
 	Time      time.Time // when revision To was read
 	Size      int64
 	Layers    codec.Layers
@@ -74,18 +78,19 @@ func (d Delta) String() string { return fmt.Sprintf("delta %d-%d", d.From, d.To)
 
 // ParseDelta reads a delta's name under the prefix.
 func ParseDelta(name string) (Delta, bool) {
-	base, layers := codec.SplitName(name)
-	m := deltaRE.FindStringSubmatch(base)
+	stem, layers := codec.SplitName(name)
+	m := deltaRE.FindStringSubmatch(stem)
 	if m == nil {
 		return Delta{}, false
 	}
 	from, err1 := strconv.ParseInt(m[1], 10, 64)
 	to, err2 := strconv.ParseInt(m[2], 10, 64)
 	t, err3 := time.Parse("20060102T150405.999999999Z", m[3])
-	if err1 != nil || err2 != nil || err3 != nil || from < 1 || to < from {
+	base, err4 := strconv.ParseInt(m[4], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || from < 1 || to < from || base < 1 || base >= from {
 		return Delta{}, false
 	}
-	return Delta{Name: name, From: from, To: to, Time: t, Layers: layers}, true
+	return Delta{Name: name, From: from, To: to, Base: base, Time: t, Layers: layers}, true
 }
 
 // Listing is what a prefix holds: full snapshots newest first, deltas by
@@ -166,19 +171,19 @@ func (p Path) Bytes() int64 {
 	return n
 }
 
-// reach finds, for every revision that deltas starting after the full
-// snapshot f can reach, the delta that reaches it (the first found, in
-// revision order). Only deltas taken after f count: a chain's deltas
-// always are, and a delta of an older chain that merely continues f's
-// revision (f taken at the revision where that chain's delta ended) is not
-// f's.
+// reach finds, for every revision that the chain of the full snapshot f
+// can reach, the delta that reaches it (the first found, in revision
+// order). A chain's deltas name f's revision as their base and were taken
+// after f: a delta of another chain never joins it, not even one that
+// merely continues f's revision (an older chain's delta, when a cluster was
+// restored to that revision; one taken while f itself was streaming).
 func (l Listing) reach(f Full) map[int64]*step {
 	base := f.Revision
 	ends := map[int64]*step{base: nil}
 	for i := range l.Deltas {
 		d := &l.Deltas[i]
 		prev, ok := ends[d.From-1]
-		if !ok || d.From <= base || d.Time.Before(f.Time) {
+		if !ok || !d.of(f) {
 			continue
 		}
 		if _, seen := ends[d.To]; !seen {
@@ -186,6 +191,11 @@ func (l Listing) reach(f Full) map[int64]*step {
 		}
 	}
 	return ends
+}
+
+// of says whether d may belong to the chain of f.
+func (d *Delta) of(f Full) bool {
+	return d.Base == f.Revision && d.From > f.Revision && !d.Time.Before(f.Time)
 }
 
 type step struct {
@@ -260,7 +270,7 @@ func (l Listing) To(f Full, target int64) (Path, error) {
 			continue
 		}
 		prev, ok := ends[d.From-1]
-		if !ok || d.From <= base || d.Time.Before(f.Time) {
+		if !ok || !d.of(f) {
 			continue
 		}
 		if best == nil || d.To < best.To {
@@ -283,7 +293,7 @@ func (l Listing) To(f Full, target int64) (Path, error) {
 		g.ReachedBy = s.d.String()
 	}
 	for _, d := range l.Deltas {
-		if d.From > reached+1 {
+		if d.From > reached+1 && d.of(f) {
 			g.Next, g.After = d.From, d.String()
 			break
 		}
@@ -305,11 +315,15 @@ func (e *NoFullError) Error() string {
 }
 
 // Plan is the full snapshot and the deltas that restore revision target:
-// the newest full snapshot (taken at notAfter or before, when set) whose
-// revision is at most target, and the deltas from it to the first one that
-// covers target. Fulls must have their metadata read (Stated).
+// of the full snapshots whose revision is at most target (taken at
+// notAfter or before, when set), the newest whose chain reaches target,
+// and the deltas from it to the first one that covers target. When none
+// reaches it, the error is the newest one's gap. Fulls must have their
+// metadata read (Stated).
 func (l Listing) Plan(target int64, notAfter time.Time) (Full, Path, error) {
 	oldest := int64(0)
+	var first error
+	var firstFull Full
 	for _, f := range l.Fulls {
 		if !f.Stated || f.Revision < 1 {
 			continue
@@ -321,7 +335,15 @@ func (l Listing) Plan(target int64, notAfter time.Time) (Full, Path, error) {
 			continue
 		}
 		p, err := l.To(f, target)
-		return f, p, err
+		if err == nil {
+			return f, p, nil
+		}
+		if first == nil {
+			first, firstFull = err, f
+		}
+	}
+	if first != nil {
+		return firstFull, Path{}, first
 	}
 	return Full{}, Path{}, &NoFullError{Target: target, Oldest: oldest}
 }

@@ -13,17 +13,25 @@ import (
 
 var t0 = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 
-// bucket builds a listing: fulls as (minute, revision), deltas as (from, to, minute).
-type bucket struct{ objs []backup.Object }
+// bucket builds a listing: fulls as (minute, revision), deltas as (from,
+// to, minute) of the chain of the last full added (or, with deltaOf, of
+// the full at another revision).
+type bucket struct {
+	objs []backup.Object
+	base int64
+}
 
 func (b *bucket) full(min int, rev int64) string {
 	name := backup.BackupName(t0.Add(time.Duration(min)*time.Minute), codec.Layers{})
 	b.objs = append(b.objs, backup.Object{Key: "p/" + name, Size: 1000, Metadata: map[string]string{backup.MetaRevision: fmt.Sprint(rev), backup.MetaCluster: "c1"}})
+	b.base = rev
 	return name
 }
 
-func (b *bucket) delta(from, to int64, min int) string {
-	name := DeltaName(from, to, t0.Add(time.Duration(min)*time.Minute), codec.Layers{Compression: codec.Zstd})
+func (b *bucket) delta(from, to int64, min int) string { return b.deltaOf(b.base, from, to, min) }
+
+func (b *bucket) deltaOf(base, from, to int64, min int) string {
+	name := DeltaName(from, to, base, t0.Add(time.Duration(min)*time.Minute), codec.Layers{Compression: codec.Zstd})
 	b.objs = append(b.objs, backup.Object{Key: "p/" + name, Size: 10})
 	return name
 }
@@ -31,15 +39,16 @@ func (b *bucket) delta(from, to int64, min int) string {
 func (b *bucket) listing() Listing { return Build("bkt", "p/", b.objs) }
 
 func TestNames(t *testing.T) {
-	name := DeltaName(101, 2000, t0.Add(1500*time.Millisecond), codec.Layers{Compression: codec.Zstd, Encrypted: true})
-	if name != "delta/000000000101-000000002000.20261201T100001.500Z.delta.zst.age" {
+	name := DeltaName(101, 2000, 100, t0.Add(1500*time.Millisecond), codec.Layers{Compression: codec.Zstd, Encrypted: true})
+	if name != "delta/000000000101-000000002000.20261201T100001.500Z.b000000000100.delta.zst.age" {
 		t.Fatalf("name %s", name)
 	}
 	d, ok := ParseDelta(name)
-	if !ok || d.From != 101 || d.To != 2000 || !d.Time.Equal(t0.Add(1500*time.Millisecond)) || d.Layers.Compression != codec.Zstd || !d.Layers.Encrypted {
+	if !ok || d.From != 101 || d.To != 2000 || d.Base != 100 || !d.Time.Equal(t0.Add(1500*time.Millisecond)) || d.Layers.Compression != codec.Zstd || !d.Layers.Encrypted {
 		t.Fatalf("parsed %+v %v", d, ok)
 	}
-	for _, bad := range []string{"delta/5-4.20261201T100000.000Z.delta", "delta/0-4.20261201T100000.000Z.delta", "delta/1-4.delta", "x/1-4.20261201T100000.000Z.delta", "delta/1-4.20261201T100000.000Z.db"} {
+	for _, bad := range []string{"delta/5-4.20261201T100000.000Z.b1.delta", "delta/0-4.20261201T100000.000Z.b1.delta", "delta/2-4.20261201T100000.000Z.b2.delta",
+		"delta/2-4.20261201T100000.000Z.delta", "delta/1-4.delta", "x/2-4.20261201T100000.000Z.b1.delta", "delta/2-4.20261201T100000.000Z.b1.db"} {
 		if _, ok := ParseDelta(bad); ok {
 			t.Errorf("%s parsed as a delta", bad)
 		}
@@ -61,7 +70,7 @@ func TestPathsAndGaps(t *testing.T) {
 	b.delta(101, 150, 1) // overlapping (a run without the lock): a longer first step
 	b.delta(121, 200, 2)
 	b.delta(201, 300, 3)
-	b.delta(90, 130, 0) // an older chain's delta: never on this chain's paths
+	b.deltaOf(80, 90, 130, 0) // an older chain's delta: never on this chain's paths
 	l := b.listing()
 
 	f := l.Fulls[0]
@@ -198,15 +207,26 @@ func TestOlderChainsDeltasAreNotANewFullsChain(t *testing.T) {
 	b.delta(101, 120, 1)
 	b.delta(121, 130, 2) // old history after 120
 	b.full(5, 120)       // restored at 120, new history from here
+	b.deltaOf(100, 121, 140, 6) // the old chain again, after the new full: not on its paths either
 	b.delta(121, 125, 6)
 	l := b.listing()
 	if p := l.Longest(l.Fulls[0]); p.Reached != 125 || len(p.Deltas) != 1 || p.Deltas[0].Time != t0.Add(6*time.Minute) {
 		t.Fatalf("the new full's chain: %+v", p)
 	}
-	if _, _, err := l.Plan(128, time.Time{}); err == nil || !strings.Contains(err.Error(), "no delta covers revisions 126 to 128") {
-		t.Fatalf("128 is only in the old history: %v", err)
+	// A revision both histories hold comes from the newest (the restored
+	// cluster's); one only the old history reached, from the old.
+	if f, p, err := l.Plan(123, time.Time{}); err != nil || f.Revision != 120 || p.Reached != 125 {
+		t.Fatalf("123: %+v %+v %v", f, p, err)
+	}
+	if f, p, err := l.Plan(128, time.Time{}); err != nil || f.Revision != 100 || p.Reached != 130 {
+		t.Fatalf("128 is only in the old history: %+v %+v %v", f, p, err)
 	}
 	if f, p, err := l.Plan(128, t0.Add(3*time.Minute)); err != nil || f.Revision != 100 || p.Reached != 130 {
 		t.Fatalf("128 as of minute 3, in the old history: %+v %+v %v", f, p, err)
+	}
+	// Without a time, the newest full whose chain reaches it: the old one,
+	// through the delta taken after the new full.
+	if f, p, err := l.Plan(138, time.Time{}); err != nil || f.Revision != 100 || p.Reached != 140 {
+		t.Fatalf("138: %+v %+v %v", f, p, err)
 	}
 }

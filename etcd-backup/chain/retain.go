@@ -26,10 +26,10 @@ func (p Point) Deltas() []Delta {
 }
 
 // Points lists every point in time the listing restores, newest first.
-// Each delta's end is a point when the newest full snapshot at or before it
-// (by revision and by time) reaches it through deltas without a gap; a
-// delta no chain reaches is no point (it cannot be restored). Fulls must
-// have their metadata read for their chains to count.
+// Each delta's end is a point when the full snapshot it builds on (the
+// newest of that revision taken before it) reaches it through deltas
+// without a gap; a delta no chain reaches is no point (it cannot be
+// restored). Fulls must have their metadata read for their chains to count.
 func (l Listing) Points() []Point {
 	var ps []Point
 	fulls := make([]*Full, 0, len(l.Fulls))
@@ -44,7 +44,7 @@ func (l Listing) Points() []Point {
 	for _, d := range l.Deltas {
 		var base *Full
 		for _, f := range fulls { // newest first
-			if f.Revision <= d.To && !f.Time.After(d.Time) {
+			if d.of(*f) {
 				base = f
 				break
 			}

@@ -20,8 +20,9 @@ import (
 type incrFlags struct {
 	on                                 bool
 	fullEvery, afterDeltas, afterBytes string
-	tmp                                string
+	duringFull, tmp                    string
 	policy                             incremental.Policy
+	during                             time.Duration
 	fullEveryText, afterBytesText      string
 }
 
@@ -30,6 +31,7 @@ func (i *incrFlags) define(f *flags) {
 	f.str(&i.fullEvery, "full-every", "1h", "with --incremental: a full snapshot once this has passed since the last one: a duration (1h) or a schedule as go-cron reads it (@daily, 0 0 * * * *); off: never", "ETCD_BACKUP_FULL_EVERY")
 	f.str(&i.afterDeltas, "full-after-deltas", "0", "with --incremental: a full snapshot once the chain has this many deltas (0: no limit)", "ETCD_BACKUP_FULL_AFTER_DELTAS")
 	f.str(&i.afterBytes, "full-after-bytes", "100%", "with --incremental: a full snapshot once the chain's deltas store this much: a size (512M) or a share of the full snapshot's size (100%); 0: no limit", "ETCD_BACKUP_FULL_AFTER_BYTES")
+	f.str(&i.duringFull, "deltas-during-full", "10s", "with --incremental: while a full snapshot the policy asked for streams, a delta of the old chain this often, so that the recovery point does not wait for it (0: none)", "ETCD_BACKUP_DELTAS_DURING_FULL")
 	f.str(&i.tmp, "tmp-dir", os.TempDir(), "with --incremental: where a delta is written before its upload", "ETCD_BACKUP_TMPDIR")
 }
 
@@ -80,6 +82,11 @@ func (i *incrFlags) read(f *flags) error {
 		i.policy.AfterBytes = size
 		i.afterBytesText = b
 	}
+	d, err := parseDuration(i.duringFull)
+	if err != nil {
+		return usagef("%s: %v", f.origin("deltas-during-full"), err)
+	}
+	i.during = d
 	if i.on {
 		if st, err := os.Stat(i.tmp); err != nil || !st.IsDir() {
 			return usagef("%s %s: not a directory", f.origin("tmp-dir"), i.tmp)
@@ -97,7 +104,11 @@ func (i *incrFlags) describe() string {
 	if i.policy.AfterBytes > 0 || i.policy.AfterPercent > 0 {
 		s += ", after deltas of " + i.afterBytesText
 	}
-	return s + ", when etcd compacted the chain's next revision, or when etcd is not the chain's"
+	s += ", when etcd compacted the chain's next revision, or when etcd is not the chain's"
+	if i.during > 0 {
+		s += "; while a full snapshot streams, a delta every " + i.during.String()
+	}
+	return s
 }
 
 // incrementalTarget reads save --incremental's destination: a bucket and
@@ -119,7 +130,7 @@ func incrementalTarget(arg string) (bucket, prefix string, err error) {
 func runIncrementalSave(ctx context.Context, env Env, s *backup.Saver, inc *incrFlags, bucket, prefix string) error {
 	is := &incremental.Saver{
 		Log: s.Log, Conn: s.Conn, Store: s.Store, Bucket: bucket, Prefix: prefix,
-		Full: s, Policy: inc.policy, TmpDir: inc.tmp, Timeout: s.Timeout, Now: env.Now,
+		Full: s, Policy: inc.policy, DuringFull: inc.during, TmpDir: inc.tmp, Timeout: s.Timeout, Now: env.Now,
 		FullName: func(t time.Time) string { return backup.BackupName(t, s.Codec.Layers()) },
 	}
 	res, err := is.Save(ctx)

@@ -288,8 +288,12 @@ func (r *Restorer) apply(ctx context.Context, db *replay.DB, d chain.Delta, p Pl
 		done <- got{obj, err}
 	}()
 	a, err := r.read(pr, db, d, p, cluster)
-	pr.CloseWithError(errors.New("replay stopped"))
-	if err != nil {
+	if err == nil {
+		// The rest of the object (nothing, normally): the download ends and
+		// checks the stored checksum.
+		_, err = io.Copy(io.Discard, pr)
+	} else {
+		pr.CloseWithError(errors.New("replay stopped"))
 		cancel()
 	}
 	g := <-done

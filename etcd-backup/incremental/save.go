@@ -28,6 +28,8 @@ import (
 	"cronbox/etcd-backup/delta"
 	"cronbox/etcd-backup/etcdconn"
 	"cronbox/gof3r/s3"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // ContentTypeDelta is a delta's content type, before the codec's layers.
@@ -60,9 +62,12 @@ type Saver struct {
 	Full     *backup.Saver
 	FullName func(time.Time) string
 	Policy   Policy
-	TmpDir   string        // where a delta is spooled before upload ("": the system's)
-	Timeout  time.Duration // the whole delta (watch and upload); 0 = 1 h
-	Now      func() time.Time
+	// DuringFull is how often the old chain gets a delta while a full
+	// snapshot the policy asked for streams (0: none).
+	DuringFull time.Duration
+	TmpDir     string        // where a delta is spooled before upload ("": the system's)
+	Timeout    time.Duration // the whole delta (watch and upload); 0 = 1 h
+	Now        func() time.Time
 }
 
 // Result is one run's outcome.
@@ -71,7 +76,10 @@ type Result struct {
 	Reason string             `json:"reason,omitempty"` // why a full snapshot
 	Full   *backup.SaveResult `json:"full,omitempty"`
 	Delta  *DeltaResult       `json:"delta,omitempty"`
-	Chain  Chain              `json:"chain"`
+	// DuringFull are the deltas of the old chain written while the full
+	// snapshot streamed.
+	DuringFull []*DeltaResult `json:"deltas_during_full,omitempty"`
+	Chain      Chain          `json:"chain"`
 }
 
 // DeltaResult describes an uploaded delta.
@@ -122,6 +130,12 @@ type state struct {
 	fingerprint string // of the head's events, from the newest delta
 }
 
+// member is the etcd member a run reads deltas from.
+type member struct {
+	endpoint, id, cluster, version string
+	cli                            *clientv3.Client
+}
+
 // Save runs once: a delta, nothing (unchanged), or a full snapshot.
 func (s *Saver) Save(ctx context.Context) (Result, error) {
 	members, errs := s.Conn.Healthy(ctx)
@@ -131,46 +145,72 @@ func (s *Saver) Save(ctx context.Context) (Result, error) {
 	if len(members) == 0 {
 		return Result{}, fmt.Errorf("no healthy etcd member: %w", errors.Join(errs...))
 	}
-	m := members[0]
-	cli, err := s.Conn.Connect(ctx, m.Endpoint)
+	m := &member{endpoint: members[0].Endpoint}
+	var err error
+	if m.cli, err = s.Conn.Connect(ctx, m.endpoint); err != nil {
+		return Result{}, err
+	}
+	defer m.cli.Close()
+	st, err := s.status(ctx, m)
 	if err != nil {
 		return Result{}, err
 	}
-	defer cli.Close()
-	cctx, cancel := s.Conn.CommandContext(ctx)
-	st, err := cli.Status(cctx, m.Endpoint)
-	cancel()
-	if err != nil {
-		return Result{}, etcdconn.Describe(m.Endpoint, err)
-	}
-	readAt := s.now()
-	to := st.Header.Revision
-	cluster := strconv.FormatUint(st.Header.ClusterId, 16)
-	member := strconv.FormatUint(st.Header.MemberId, 16)
+	m.cluster = strconv.FormatUint(st.Header.ClusterId, 16)
+	m.id = strconv.FormatUint(st.Header.MemberId, 16)
+	m.version = st.Version
 
-	cs, reason, err := s.state(ctx, cluster)
+	cs, reason, err := s.state(ctx, m.cluster)
 	if err != nil {
 		return Result{}, err
-	}
-	if reason == "" {
-		reason = s.policy(cs, readAt)
-	}
-	if reason == "" && to < cs.path.Reached {
-		reason = fmt.Sprintf("etcd is at revision %d, behind the chain's %d (a restored or replaced cluster)", to, cs.path.Reached)
 	}
 	if reason != "" {
-		return s.full(ctx, reason)
+		return s.full(ctx, reason, m, nil)
 	}
+	if reason = s.policy(cs, s.now()); reason != "" {
+		// The chain is good: it stays current while the full snapshot streams.
+		return s.full(ctx, reason, m, &cs)
+	}
+	res, reason, err := s.delta(ctx, m, &cs)
+	if reason != "" {
+		return s.full(ctx, reason, m, nil)
+	}
+	return res, err
+}
 
-	head := cs.path.Reached
-	chainNow := Chain{Full: s.url(cs.full.Name), FullTime: cs.full.Time, FullRevision: cs.full.Revision,
-		Deltas: len(cs.path.Deltas), DeltaBytes: cs.path.Bytes(), Revision: head}
-	if n := len(cs.path.Deltas); n > 0 {
-		chainNow.Time = cs.path.Deltas[n-1].Time
-	} else {
-		chainNow.Time = cs.full.Time
+func (s *Saver) status(ctx context.Context, m *member) (*clientv3.StatusResponse, error) {
+	cctx, cancel := s.Conn.CommandContext(ctx)
+	defer cancel()
+	st, err := m.cli.Status(cctx, m.endpoint)
+	if err != nil {
+		return nil, etcdconn.Describe(m.endpoint, err)
 	}
-	opts := delta.CaptureOptions{Head: head, To: to, HeadFingerprint: cs.fingerprint, ProgressNotify: atLeast35(st.Version)}
+	return st, nil
+}
+
+// chainOf is the state of the chain cs, for the result.
+func (s *Saver) chainOf(cs *state) Chain {
+	c := Chain{Full: s.url(cs.full.Name), FullTime: cs.full.Time, FullRevision: cs.full.Revision,
+		Deltas: len(cs.path.Deltas), DeltaBytes: cs.path.Bytes(), Revision: cs.path.Reached, Time: cs.full.Time}
+	if n := len(cs.path.Deltas); n > 0 {
+		c.Time = cs.path.Deltas[n-1].Time
+	}
+	return c
+}
+
+// delta reads etcd's newest revision and writes the delta from the chain's
+// head to it (nothing when it is the head), and moves cs on. A reason is
+// returned when the chain cannot be continued.
+func (s *Saver) delta(ctx context.Context, m *member, cs *state) (Result, string, error) {
+	st, err := s.status(ctx, m)
+	if err != nil {
+		return Result{}, "", err
+	}
+	readAt := s.now()
+	to, head := st.Header.Revision, cs.path.Reached
+	if to < head {
+		return Result{}, fmt.Sprintf("etcd is at revision %d, behind the chain's %d (a restored or replaced cluster)", to, head), nil
+	}
+	opts := delta.CaptureOptions{Head: head, To: to, HeadFingerprint: cs.fingerprint, ProgressNotify: atLeast35(m.version)}
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = time.Hour
@@ -178,32 +218,34 @@ func (s *Saver) Save(ctx context.Context) (Result, error) {
 	dctx, dcancel := context.WithTimeout(ctx, timeout)
 	defer dcancel()
 	if to == head {
-		if _, err := delta.Capture(dctx, cli, opts, nil); err != nil {
+		if _, err := delta.Capture(dctx, m.cli, opts, nil); err != nil {
 			if reason := mustFull(err); reason != "" {
-				return s.full(ctx, reason)
+				return Result{}, reason, nil
 			}
-			return Result{}, etcdconn.Describe(m.Endpoint, err)
+			return Result{}, "", etcdconn.Describe(m.endpoint, err)
 		}
-		s.Log.Info("nothing changed: no delta written", "revision", head, "chain_full", chainNow.Full, "deltas", chainNow.Deltas)
-		chainNow.Time = readAt
-		return Result{Kind: "unchanged", Chain: chainNow}, nil
+		c := s.chainOf(cs)
+		s.Log.Info("nothing changed: no delta written", "revision", head, "chain_full", c.Full, "deltas", c.Deltas)
+		c.Time = readAt
+		return Result{Kind: "unchanged", Chain: c}, "", nil
 	}
 
 	start := time.Now()
-	hdr := delta.Header{From: head + 1, To: to, ClusterID: cluster, MemberID: member, Base: cs.full.Name,
-		BaseRevision: cs.full.Revision, EtcdVersion: st.Version, Time: readAt.UTC()}
-	name := chain.DeltaName(hdr.From, hdr.To, readAt, s.Full.Codec.Layers())
+	hdr := delta.Header{From: head + 1, To: to, ClusterID: m.cluster, MemberID: m.id, Base: cs.full.Name,
+		BaseRevision: cs.full.Revision, EtcdVersion: m.version, Time: readAt.UTC()}
+	layers := s.Full.Codec.Layers()
+	name := chain.DeltaName(hdr.From, hdr.To, hdr.BaseRevision, readAt, layers)
 	dest := s.url(name)
-	s.Log.Info("saving delta", "endpoint", m.Endpoint, "from", hdr.From, "to", hdr.To, "destination", dest)
-	spool, res, err := s.capture(dctx, cli, opts, hdr)
+	s.Log.Info("saving delta", "endpoint", m.endpoint, "from", hdr.From, "to", hdr.To, "destination", dest)
+	spool, res, err := s.capture(dctx, m.cli, opts, hdr)
 	if spool != nil {
 		defer spool.remove()
 	}
 	if err != nil {
 		if reason := mustFull(err); reason != "" {
-			return s.full(ctx, reason)
+			return Result{}, reason, nil
 		}
-		return Result{}, etcdconn.Describe(m.Endpoint, err)
+		return Result{}, "", etcdconn.Describe(m.endpoint, err)
 	}
 	meta := map[string]string{
 		backup.MetaFormat:      delta.Format,
@@ -215,37 +257,37 @@ func (s *Saver) Save(ctx context.Context) (Result, error) {
 		chain.MetaBytes:        strconv.FormatInt(res.Bytes, 10),
 		chain.MetaSHA256:       spool.sum,
 		chain.MetaFingerprint:  res.Fingerprint,
-		backup.MetaCluster:     cluster,
-		backup.MetaMemberID:    member,
-		backup.MetaVersion:     st.Version,
-		backup.MetaEndpoint:    m.Endpoint,
+		backup.MetaCluster:     m.cluster,
+		backup.MetaMemberID:    m.id,
+		backup.MetaVersion:     m.version,
+		backup.MetaEndpoint:    m.endpoint,
 		backup.MetaRevision:    strconv.FormatInt(hdr.To, 10),
 		backup.MetaCreated:     readAt.UTC().Format(time.RFC3339),
 	}
-	for k, v := range s.Full.Codec.Layers().Metadata() {
+	for k, v := range layers.Metadata() {
 		meta[k] = v
 	}
 	if _, err := spool.f.Seek(0, io.SeekStart); err != nil {
-		return Result{}, err
+		return Result{}, "", err
 	}
-	layers := s.Full.Codec.Layers()
 	obj, err := s.Store.Put(dctx, s.Bucket, s.Prefix+name, spool.f, backup.PutOptions{Metadata: meta,
 		ContentType: layers.ContentType(ContentTypeDelta), Lock: s3.LockFor(s.Full.LockMode, s.Full.LockRetain, readAt)})
 	if err != nil {
-		return Result{}, fmt.Errorf("S3: put %s: %w", dest, err)
+		return Result{}, "", fmt.Errorf("S3: put %s: %w", dest, err)
 	}
 	if obj.Size != spool.size {
-		return Result{}, fmt.Errorf("S3: put %s: stored %d bytes, the delta has %d", dest, obj.Size, spool.size)
+		return Result{}, "", fmt.Errorf("S3: put %s: stored %d bytes, the delta has %d", dest, obj.Size, spool.size)
 	}
 	dr := &DeltaResult{Destination: dest, From: hdr.From, To: hdr.To, Events: res.Events, Puts: res.Puts, Deletes: res.Deletes,
-		Leases: res.Leases, Bytes: res.Bytes, Size: spool.size, SHA256: spool.sum, Endpoint: m.Endpoint, MemberID: member,
-		ClusterID: cluster, Version: st.Version, Seconds: time.Since(start).Seconds()}
-	chainNow.Deltas++
-	chainNow.DeltaBytes += spool.size
-	chainNow.Revision, chainNow.Time = hdr.To, readAt
+		Leases: res.Leases, Bytes: res.Bytes, Size: spool.size, SHA256: spool.sum, Endpoint: m.endpoint, MemberID: m.id,
+		ClusterID: m.cluster, Version: m.version, Seconds: time.Since(start).Seconds()}
+	cs.path.Deltas = append(cs.path.Deltas, chain.Delta{Key: s.Prefix + name, Name: name, From: hdr.From, To: hdr.To,
+		Base: hdr.BaseRevision, Time: readAt, Size: spool.size, Layers: layers})
+	cs.path.Reached, cs.fingerprint = hdr.To, res.Fingerprint
+	c := s.chainOf(cs)
 	s.Log.Info("delta saved", "destination", dest, "from", hdr.From, "to", hdr.To, "events", res.Events, "size", spool.size,
-		"sha256", spool.sum, "chain_deltas", chainNow.Deltas, "seconds", dr.Seconds)
-	return Result{Kind: "delta", Delta: dr, Chain: chainNow}, nil
+		"sha256", spool.sum, "chain_deltas", c.Deltas, "seconds", dr.Seconds)
+	return Result{Kind: "delta", Delta: dr, Chain: c}, "", nil
 }
 
 // mustFull says why err calls for a full snapshot ("" when it does not).
@@ -329,17 +371,52 @@ func (s *Saver) policy(cs state, now time.Time) string {
 }
 
 // full takes a full snapshot under the prefix: the start of a new chain.
-func (s *Saver) full(ctx context.Context, reason string) (Result, error) {
+// With old set (the chain was good and the policy asked for the full
+// snapshot), deltas of the old chain go on every DuringFull while the full
+// snapshot streams, so that a long full snapshot does not hold the
+// recovery point back; they name the old chain's full snapshot as their
+// base, so no listing mistakes them for the new chain's.
+func (s *Saver) full(ctx context.Context, reason string, m *member, old *state) (Result, error) {
 	now := s.now()
 	name := s.FullName(now)
 	s.Log.Info("taking a full snapshot", "reason", reason)
 	dst := backup.Location{Kind: backup.S3, Bucket: s.Bucket, Key: s.Prefix + name}
-	res, err := s.Full.Save(ctx, dst)
-	if err != nil {
-		return Result{}, err
+	type saved struct {
+		res backup.SaveResult
+		err error
 	}
-	return Result{Kind: "full", Reason: reason, Full: &res, Chain: Chain{Full: dst.String(), FullTime: now, FullRevision: res.Revision,
-		Revision: res.Revision, Time: now}}, nil
+	done := make(chan saved, 1)
+	go func() {
+		res, err := s.Full.Save(ctx, dst)
+		done <- saved{res, err}
+	}()
+	var during []*DeltaResult
+	var tick <-chan time.Time
+	if old != nil && s.DuringFull > 0 {
+		t := time.NewTicker(s.DuringFull)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case sv := <-done:
+			if sv.err != nil {
+				return Result{}, sv.err
+			}
+			return Result{Kind: "full", Reason: reason, Full: &sv.res, DuringFull: during,
+				Chain: Chain{Full: dst.String(), FullTime: now, FullRevision: sv.res.Revision, Revision: sv.res.Revision, Time: now}}, nil
+		case <-tick:
+			r, why, err := s.delta(ctx, m, old)
+			if err != nil || why != "" {
+				s.Log.Warn("no more deltas while the full snapshot streams", "reason", why, "err", err)
+				tick = nil
+				continue
+			}
+			if r.Delta != nil {
+				during = append(during, r.Delta)
+			}
+		}
+	}
 }
 
 // spool is a delta written to a local file before its upload, so that its
