@@ -205,8 +205,8 @@ func TestOlderChainsDeltasAreNotANewFullsChain(t *testing.T) {
 	var b bucket
 	b.full(0, 100)
 	b.delta(101, 120, 1)
-	b.delta(121, 130, 2) // old history after 120
-	b.full(5, 120)       // restored at 120, new history from here
+	b.delta(121, 130, 2)        // old history after 120
+	b.full(5, 120)              // restored at 120, new history from here
 	b.deltaOf(100, 121, 140, 6) // the old chain again, after the new full: not on its paths either
 	b.delta(121, 125, 6)
 	l := b.listing()
