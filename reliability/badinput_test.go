@@ -142,6 +142,7 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "etcd-backup", args: []string{"save", ep, "--incremental", "--full-every", "every tuesday", "s3://backups/bad/"}, want: "full-every"},
 		{tool: "etcd-backup", args: []string{"save", ep, "--full-after-deltas", "-1", dest}, want: "full-after-deltas"},
 		{tool: "etcd-backup", args: []string{"save", ep, "--full-after-bytes", "lots", dest}, want: "full-after-bytes"},
+		{tool: "etcd-backup", args: []string{"save", ep, "--deltas-during-full", "-1s", dest}, want: "deltas-during-full"},
 		{tool: "etcd-backup", args: []string{"save", ep, "s3://backups/bad/"}, env: []string{"ETCD_BACKUP_INCREMENTAL=maybe"}, want: "ETCD_BACKUP_INCREMENTAL"},
 		{tool: "etcd-backup", args: []string{"check"}, env: []string{"ETCD_ENDPOINTS=" + etcd, "ETCD_KEEP_LAST=3", "ETCD_BACKUP_INCREMENTAL=true", "ETCD_BACKUP_FULL_EVERY=fortnightly"}, want: "ETCD_BACKUP_FULL_EVERY"},
 		{tool: "etcd-backup", args: []string{"check"}, env: []string{"ETCD_ENDPOINTS=" + etcd, "ETCD_KEEP_LAST=3", "ETCD_BACKUP_FULL_AFTER_BYTES=half%"}, want: "ETCD_BACKUP_FULL_AFTER_BYTES"},
