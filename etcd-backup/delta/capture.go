@@ -97,8 +97,18 @@ func Capture(ctx context.Context, cli Client, o CaptureOptions, w *Writer) (Resu
 		}
 		return nil
 	}
-	leases := map[int64]bool{}
+	// A lease's granted TTL is asked for when its first key goes by: the
+	// sooner, the likelier it is still alive (a lease revoked or expired
+	// before that restores with etcd's minimum TTL).
+	leases := map[int64]int64{}
 	var leaseOrder []int64
+	ttl := func(id int64) int64 {
+		r, err := cli.TimeToLive(ctx, clientv3.LeaseID(id))
+		if err != nil || r.TTL <= 0 {
+			return 0
+		}
+		return r.GrantedTTL
+	}
 	last := int64(0) // newest revision delivered
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -163,9 +173,11 @@ func Capture(ctx context.Context, cli Client, o CaptureOptions, w *Writer) (Resu
 			if err := w.Event(ev); err != nil {
 				return res, err
 			}
-			if id := ev.Kv.Lease; id != 0 && ev.Type == mvccpb.Event_PUT && !leases[id] {
-				leases[id] = true
-				leaseOrder = append(leaseOrder, id)
+			if id := ev.Kv.Lease; id != 0 && ev.Type == mvccpb.Event_PUT {
+				if _, seen := leases[id]; !seen {
+					leases[id] = ttl(id)
+					leaseOrder = append(leaseOrder, id)
+				}
 			}
 			last = rev
 		}
@@ -183,14 +195,7 @@ func Capture(ctx context.Context, cli Client, o CaptureOptions, w *Writer) (Resu
 		res.Fingerprint = toFP.String()
 	}
 	for _, id := range leaseOrder {
-		l := Lease{ID: id}
-		r, err := cli.TimeToLive(ctx, clientv3.LeaseID(id))
-		if err == nil && r.TTL > 0 {
-			l.TTL = r.GrantedTTL
-		}
-		// A lease gone by now (revoked, expired: its keys' deletions are
-		// later events) keeps TTL 0, which etcd raises to its minimum.
-		if err := w.Lease(l); err != nil {
+		if err := w.Lease(Lease{ID: id, TTL: leases[id]}); err != nil {
 			return res, err
 		}
 	}
