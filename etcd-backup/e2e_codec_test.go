@@ -225,12 +225,12 @@ func TestStockToolRestore(t *testing.T) {
 	}
 	saved := parseSave(t, out)
 	objKey := strings.TrimPrefix(saved.Destination, "s3://"+bucket+"/")
-	// The object's bytes, as any S3 client would download them (gof3r get
-	// checks its SHA-256 on the way).
+	// The object's bytes, as any S3 client downloads them (gof3r get --raw:
+	// checked against the stored checksum, not decoded).
 	work := t.TempDir()
 	obj := filepath.Join(work, filepath.Base(objKey))
 	gof3r := testkit.Build(t, "cronbox/gof3r")
-	get := exec.Command(gof3r, "get", "-b", bucket, "-k", objKey, "-p", obj)
+	get := exec.Command(gof3r, "get", "--raw", "-b", bucket, "-k", objKey, "-p", obj)
 	get.Env = env
 	if b, err := get.CombinedOutput(); err != nil {
 		t.Fatalf("gof3r get: %v %s", err, b)

@@ -29,8 +29,8 @@ type options struct {
 	compress, compressLevel, recipientsFile, passphraseFile, identity string
 	encryptTo                                                         []string
 	raw                                                               bool
-	args                                            []string // positional
-	set                                             map[string]bool
+	args                                                              []string // positional
+	set                                                               map[string]bool
 }
 
 type flagSpec struct {
