@@ -14,8 +14,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"go.etcd.io/etcd/etcdutl/v3/snapshot"
-	"go.uber.org/zap"
+
+	"cronbox/etcd-backup/snapshot"
 )
 
 // ErrMismatch is wrapped by every integrity failure verify finds.
@@ -164,7 +164,7 @@ func (f *Fetcher) Verify(ctx context.Context, src Location, dir string) (VerifyR
 		return res, err
 	}
 	defer os.Remove(path)
-	st, err := snapshot.NewV3(zap.NewNop()).Status(path)
+	st, err := snapshot.ReadStatus(path)
 	if err != nil {
 		return res, fmt.Errorf("%w: %s: %w", ErrMismatch, src, err)
 	}
@@ -219,7 +219,7 @@ type RestoreOptions struct {
 }
 
 // Restore fetches and checks src, then restores it into a new data dir
-// through etcdutl's snapshot package. The downloaded copy lives beside the
+// through etcd-backup's snapshot package (etcdutl's restore, without etcd's server). The downloaded copy lives beside the
 // data dir (same filesystem, no /tmp size surprises) and is removed.
 func (f *Fetcher) Restore(ctx context.Context, src Location, o RestoreOptions) (VerifyResult, error) {
 	if _, err := os.Stat(o.DataDir); err == nil {
@@ -234,7 +234,7 @@ func (f *Fetcher) Restore(ctx context.Context, src Location, o RestoreOptions) (
 		return res, err
 	}
 	defer os.Remove(path)
-	err = snapshot.NewV3(zap.NewNop()).Restore(snapshot.RestoreConfig{
+	err = snapshot.Restore(snapshot.RestoreConfig{
 		SnapshotPath:        path,
 		Name:                o.Name,
 		OutputDataDir:       o.DataDir,
@@ -248,7 +248,7 @@ func (f *Fetcher) Restore(ctx context.Context, src Location, o RestoreOptions) (
 	if err != nil {
 		return res, fmt.Errorf("restore %s into %s: %w", src, o.DataDir, err)
 	}
-	st, err := snapshot.NewV3(zap.NewNop()).Status(path)
+	st, err := snapshot.ReadStatus(path)
 	if err == nil {
 		res.Hash, res.Revision, res.TotalKey, res.DBSize, res.Version = st.Hash, st.Revision, st.TotalKey, st.TotalSize, st.Version
 	}
