@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"cronbox/go-cron/health"
+	"cronbox/go-cron/idle"
 	"cronbox/go-cron/notify"
 	"cronbox/go-cron/reaper"
 	"cronbox/go-cron/redact"
@@ -466,6 +467,14 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 	log.Info("schedule read", "schedule", schedText, "from", schedFrom, "as", sched.Form,
 		"zone", zoneName(sched.Location, now), "next", strings.Join(times, ", "))
 
+	// Start-up is over: give back what it alone touched (the other tools'
+	// package inits, in the multicall binary), and keep the heap goal
+	// small, for the container's whole life.
+	if r, err := idle.Settle(environ); err != nil {
+		log.Debug("idle: could not release start-up memory", "err", err)
+	} else {
+		log.Debug("idle: start-up memory released", "bytes", r.Released, "gc_percent", r.GCPercent)
+	}
 	sc := scheduler.New(scheduler.Config{
 		Schedule: sched, Job: job, Overlap: o.overlap, Jitter: o.jitter,
 		RunOnStart: o.runOnStart, Observer: observers{st, nt}, Log: log, Gate: gate.asGate(),
