@@ -87,6 +87,20 @@ func TestEtcdBackupRestores(t *testing.T) {
 			t.Errorf("Last.Stdout has no progress line %q:\n%s", step, doc.Last.Stdout)
 		}
 	}
+	// The job reported its backup (GOCRON_RESULT_FILE): the last good one.
+	var good struct {
+		LastGood struct {
+			Report struct {
+				Location string
+				Size     int64
+				Verified bool
+			}
+		}
+	}
+	if err := json.Unmarshal(body, &good); err != nil || !strings.HasPrefix(good.LastGood.Report.Location, "s3://"+bucket+"/etcd-backup/") ||
+		good.LastGood.Report.Size == 0 || !good.LastGood.Report.Verified {
+		t.Errorf("LastGood %+v (%v): %s", good.LastGood, err, body)
+	}
 	ct.Signal(t, syscall.SIGTERM)
 	ct.Wait(t, 30*time.Second)
 

@@ -52,6 +52,17 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "go-cron", args: []string{"--bogus", "@hourly", "--", "true"}, want: "bogus"},
 		{tool: "go-cron", args: []string{"@hourly"}, want: "command"},
 		{tool: "go-cron", args: []string{"--history", "many", "@hourly", "--", "true"}, want: "history"},
+		// go-cron: five-field reading, Quartz syntax, --check's own flags.
+		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_FIELDS=minutes"}, want: "GOCRON_FIELDS"},
+		{tool: "go-cron", args: []string{"--fields", "secs", "@hourly", "--", "true"}, want: "--fields"},
+		{tool: "go-cron", args: []string{"0 0 L * *", "--", "true"}, want: `day-of-month "L"`},
+		{tool: "go-cron", args: []string{"0 0 * * 1#2", "--", "true"}, want: `day-of-week "1#2"`},
+		{tool: "go-cron", args: []string{"0 0 * * 8", "--", "true"}, want: "day-of-week"},
+		{tool: "go-cron", args: []string{"--check", "--from", "yesterday", "@hourly", "--", "true"}, want: "--from"},
+		{tool: "go-cron", args: []string{"--check", "@hourly", "--", "true"}, env: []string{"GOCRON_CHECK_FROM=2026-13-45"}, want: "GOCRON_CHECK_FROM"},
+		{tool: "go-cron", args: []string{"--check", "--count", "0", "@hourly", "--", "true"}, want: "--count"},
+		{tool: "go-cron", args: []string{"--check", "@hourly", "--", "true"}, env: []string{"GOCRON_CHECK_COUNT=many"}, want: "GOCRON_CHECK_COUNT"},
+		{tool: "go-cron", args: []string{"--count", "5", "@hourly", "--", "true"}, want: "--count works with --check only"},
 		{tool: "go-cron", args: []string{"@hourly", "--", "true"}, env: []string{"GOCRON_STATUS_FILE=run/status"}, want: "GOCRON_STATUS_FILE"},
 		// go-cron: pings and notifications (issue 16).
 		{tool: "go-cron", args: []string{"--ping-url", "ftp://hc.example/x", "@hourly", "--", "true"}, want: "ping-url"},
@@ -306,6 +317,58 @@ func TestBadInput(t *testing.T) {
 			if now := snapshotDir(t, f.dir); now != before {
 				t.Errorf("a refused run changed the fixtures (templates, secrets)")
 				before = now
+			}
+		})
+	}
+}
+
+// toleratedCase is an input that must not fail the work: go-cron's job
+// result file (GOCRON_RESULT_FILE) describes a backup that is already good,
+// so a file that cannot be made, written or read costs one warning naming
+// it, and the tool still exits 0 having done its work.
+type toleratedCase struct {
+	tool string
+	args []string
+	env  []string
+	warn string // in the warning
+}
+
+func toleratedCases(etcd string, f fixtures) []toleratedCase {
+	sh := func(script string) []string { return []string{"--once", "--", "sh", "-c", script} }
+	return []toleratedCase{
+		{tool: "etcd-backup", args: []string{"save", "--endpoints=" + etcd, "s3://backups/tolerated/x.db"}, env: []string{"GOCRON_RESULT_FILE=" + f.missing + "/r.json"}, warn: "GOCRON_RESULT_FILE"},
+		// The object the case before saved, verified into a result file that is not JSON.
+		{tool: "etcd-backup", args: []string{"verify", "s3://backups/tolerated/x.db"}, env: []string{"GOCRON_RESULT_FILE=" + f.garbage}, warn: "GOCRON_RESULT_FILE"},
+		{tool: "go-cron", args: sh(`test -z "${GOCRON_RESULT_FILE:-}"`), env: []string{"TMPDIR=" + f.missing}, warn: "GOCRON_RESULT_FILE"},
+		{tool: "go-cron", args: sh(`echo 'size=12' > "$GOCRON_RESULT_FILE"`), warn: "GOCRON_RESULT_FILE: not JSON"},
+		{tool: "go-cron", args: sh(`echo '[1]' > "$GOCRON_RESULT_FILE"`), warn: "want one JSON object"},
+		{tool: "go-cron", args: sh(`head -c 70000 /dev/zero > "$GOCRON_RESULT_FILE"`), warn: "larger than"},
+		{tool: "go-cron", args: sh(`rm "$GOCRON_RESULT_FILE"`), warn: "GOCRON_RESULT_FILE"},
+	}
+}
+
+func TestToleratedInput(t *testing.T) {
+	st := newStore(t)
+	etcd := etcdtest.Embed(t, etcdtest.Options{})
+	f := makeFixtures(t)
+	for i, c := range toleratedCases(etcd.Endpoint, f) {
+		name := c.tool + " " + strings.Join(c.args, " ") + " " + strings.Join(c.env, " ")
+		if len(name) > 120 {
+			name = name[:120]
+		}
+		t.Run(name, func(t *testing.T) {
+			track(t, "tolerated input")
+			env := append(st.env(st.srv.Endpoint), "GOCRON_STATUS_ADDR=127.0.0.1:0", "GOCRON_LOG_FORMAT=json")
+			p := startIn(t, t.TempDir(), append(env, c.env...), nil, c.tool, c.args...)
+			code := p.wait(t)
+			var warnings []string
+			for _, l := range strings.Split(p.stderr.String(), "\n") {
+				if strings.Contains(l, "WARN") && strings.Contains(l, c.warn) {
+					warnings = append(warnings, l)
+				}
+			}
+			if code != 0 || len(warnings) != 1 {
+				t.Errorf("case %d: exit %d, %d warnings naming %q; want exit 0 and one:\n%s", i, code, len(warnings), c.warn, p.stderr.String())
 			}
 		})
 	}

@@ -14,6 +14,7 @@ import (
 	"cronbox/go-cron/run"
 	"cronbox/go-cron/schedule"
 	"cronbox/go-cron/status"
+	"cronbox/jobresult"
 )
 
 // FuzzSchedule: go-cron's schedule parser never panics; what it accepts
@@ -46,8 +47,9 @@ func FuzzSchedule(f *testing.F) {
 
 // FuzzStatusHandler: any method, path and headers get an answer without a
 // panic; a secret (from the environment, in the run's output, the command
-// and the version) never shows in any answer; GET / is the contract's JSON
-// with 200 or 503.
+// and the version) never shows in any answer, the page included; any path
+// and method but the named routes (GETs) is the contract's JSON (503: the
+// run failed), or the page when the client asks for HTML.
 func FuzzStatusHandler(f *testing.F) {
 	const secret = "fuzz-canary-Secret-0123456789"
 	f.Add("GET", "/", "Accept", "application/json")
@@ -58,12 +60,25 @@ func FuzzStatusHandler(f *testing.F) {
 	f.Add("GET", "/%2e%2e/etc/passwd", "", "")
 	f.Add("DELETE", "//metrics?x=1", "Range", "bytes=0-1")
 	f.Add("GET", "/?"+secret, "Cookie", secret)
+	f.Add("GET", "/status", "", "")
+	f.Add("GET", "/health", "Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+	f.Add("GET", "/api/runs", "", "")
+	f.Add("GET", "/healthz/", "Accept", "*/*")
+	f.Add("GET", "/?format=html", "Accept", "application/json;q=0.5, text/html;q=0.4")
 	red := redact.New([]string{"AWS_SECRET_ACCESS_KEY=" + secret}, strings.Split(redact.DefaultPatterns, ","))
+	report, _, err := jobresult.Parse([]byte(`{"location":"s3://b/`+secret+`","size":5,"message":"`+secret+`"}`), red.String)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, method, path, hk, hv string) {
 		st := status.New(status.Config{Schedule: "@hourly", Command: []string{"sh", "-c", "echo " + secret},
 			History: 3, Version: "v-" + secret, Now: time.Now, Redactor: red})
 		start := time.Now()
-		st.Started(42, start)
+		st.Finished(run.Result{Pid: 41, Start: start.Add(-time.Hour), End: start.Add(-time.Hour),
+			Report: report, Stdout: red.String("saved " + secret)})
+		live := run.NewOutput(1024, red)
+		live.Stdout.Write([]byte("uploading with " + secret))
+		st.Started(42, start, live)
 		// run masks the output tails before they reach the state (the
 		// end-to-end canary test covers that); the rest is status's job.
 		st.Finished(run.Result{Pid: 42, Start: start, End: start.Add(time.Second), ExitStatus: 1,
@@ -90,7 +105,11 @@ func FuzzStatusHandler(f *testing.F) {
 				}
 			}
 		}
-		if method == "GET" && path == "/" {
+		// Every path but the named routes is the status (as the original
+		// go-cron served it): JSON unless the client asks for the page.
+		route := (method == "GET" || method == "HEAD") && (path == status.PathHealthz || path == status.PathMetrics || path == status.PathRuns)
+		statusPath := strings.HasPrefix(path, "/") && !route
+		if method != "HEAD" && statusPath && rec.Code/100 != 3 && !status.WantsHTML(req) {
 			if rec.Code != 503 {
 				t.Fatalf("GET / after a failed run: %d, want 503", rec.Code)
 			}
@@ -104,7 +123,7 @@ func FuzzStatusHandler(f *testing.F) {
 				}
 			}
 		}
-		if rec.Code >= 500 && !((method == "GET" || method == "HEAD") && path == "/") {
+		if rec.Code >= 500 && !statusPath {
 			t.Fatalf("%s %q: %d", method, path, rec.Code)
 		}
 	})

@@ -122,6 +122,7 @@ func cmdCreate(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	reportCreate(env, r.Log, repo, s, r.Version)
 	fmt.Fprintln(env.Stdout, s.Name)
 	return nil
 }

@@ -89,6 +89,7 @@ func runSave(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	reportSave(env, s.Log, res)
 	out := env.Stdout
 	if dst.Kind == backup.Stdio {
 		out = env.Stderr
@@ -151,6 +152,7 @@ func runVerify(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	reportVerified(env, newLogger(env.Stderr, env.Getenv), res)
 	if format == "json" {
 		printJSON(env.Stdout, res)
 		return nil

@@ -41,13 +41,19 @@ const usage = `usage: go-cron [flags] SCHEDULE -- COMMAND [ARGS...]
        go-cron --once [flags] [--] COMMAND [ARGS...]
 
 Runs COMMAND on SCHEDULE, one run at a time, and serves the job's state as
-JSON on the status address (GET /: 200 while the last run succeeded, 503
-when it failed or, with --max-age, is stale; /healthz; /metrics).
+JSON on the status address (GET / and any other path: 200 while the last
+run succeeded, 503 when it failed or, with --max-age, is stale; a page for
+browsers; /api/runs; /healthz; /metrics). Each run may report its result in
+the file GOCRON_RESULT_FILE names.
 
-SCHEDULE: 6 fields with seconds first ("0/10 * * * * *"), 5 standard fields
-("*/5 * * * *"), a descriptor ("@hourly", "@every 10s"), optionally prefixed
-by CRON_TZ=Zone or TZ=Zone. It may also come from GOCRON_SCHEDULE or
-CRON_SCHEDULE.
+SCHEDULE: 6 fields with seconds first ("0/10 * * * * *"), 5 fields minute
+first as standard cron ("*/5 * * * *" is every 5 minutes; --fields seconds
+reads them seconds first, as the original go-cron did), a descriptor
+("@hourly", "@every 10s"), optionally prefixed by CRON_TZ=Zone or TZ=Zone.
+Day-of-week 0 and 7 are Sunday; ? is *; Quartz's L, W and # are refused.
+Daylight saving follows cronie: a fixed-time job in a skipped hour runs
+right after the change, in a repeated hour once. It may also come from
+GOCRON_SCHEDULE or CRON_SCHEDULE.
 
 Flags (each also read from the environment variable shown):
 `
@@ -76,6 +82,8 @@ type options struct {
 	logLevel   string
 	version    bool
 	check      bool // --check: validate, print the schedule, start nothing
+	fields     string
+	chk        checkOptions
 	lock       lockOptions
 	notify     notifyOptions
 	dashed     bool            // the positional arguments came after "--"
@@ -159,7 +167,9 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 	str(&o.logFormat, "log-format", "GOCRON_LOG_FORMAT", "text", "go-cron's own log format: text or json")
 	str(&o.logLevel, "log-level", "GOCRON_LOG_LEVEL", "info", "debug, info, warn or error")
 	boolean(&o.version, "version", "", "print the version and exit")
-	boolean(&o.check, "check", "", "check flags, environment and schedule as a start would, print the next fire times and exit (0, or 2 with the error)")
+	boolean(&o.check, "check", "", "check flags, environment and schedule as a start would, print the reading and the next fire times and exit (0, or 2 with the error)")
+	str(&o.fields, "fields", "GOCRON_FIELDS", "standard", "how 5-field schedules are read: standard (minute first) or seconds (second first, day-of-week *: the original go-cron's reading)")
+	o.chk.flags(str, integer)
 	o.lock.flags(str, dur, boolean)
 	o.notify.flags(str, dur, boolean, integer)
 
@@ -208,6 +218,21 @@ func parseFlags(args, environ []string, stdout io.Writer) (*options, []string, e
 			return nil, nil, usagef("%s=%v: must not be negative", env, d.v)
 		}
 		return nil, nil, usagef("--%s %v: must not be negative", d.name, d.v)
+	}
+	// origin names where a value came from: `--flag "v"` or `VARIABLE="v"`.
+	origin := func(name, value string) string {
+		if env := envOf[name]; !set[name] && env != "" {
+			if v, ok := getenv(environ, env); ok && v != "" {
+				return fmt.Sprintf("%s=%q", env, value)
+			}
+		}
+		return fmt.Sprintf("--%s %q", name, value)
+	}
+	if _, err := schedule.ParseFields(o.fields); err != nil {
+		return nil, nil, usagef("%s: %v", origin("fields", o.fields), err)
+	}
+	if err := o.chk.validate(o.check, set, origin); err != nil {
+		return nil, nil, err
 	}
 	if o.statusFile != "" && !filepath.IsAbs(o.statusFile) {
 		return nil, nil, usagef("%s %q: want an absolute path", flagOrEnv("status-file", envOf, set), o.statusFile)
@@ -319,7 +344,8 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 	}
 	var sched *schedule.Schedule
 	if schedText != "" {
-		if sched, err = schedule.Parse(schedText, defaultLoc); err != nil {
+		fields, _ := schedule.ParseFields(o.fields) // checked in parseFlags
+		if sched, err = schedule.ParseWith(schedText, schedule.Options{Location: defaultLoc, Fields: fields}); err != nil {
 			return 2, fmt.Errorf("%s: %w", schedFrom, err)
 		}
 	}
@@ -333,15 +359,26 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 	// SIGTERM/SIGINT stop scheduling and are forwarded to the running job.
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
+	// A second one during the grace period kills the job's group at once.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
+	kill := make(chan struct{})
+	stopped := make(chan struct{})
+	defer close(stopped)
 	go func() {
 		select {
 		case s := <-sigs:
 			log.Info("stopping: signal received, forwarding it to the running job", "signal", run.SignalName(s), "grace", o.grace)
 			cancel(run.StopSignal{Signal: s.(syscall.Signal)})
 		case <-ctx.Done():
+			return
+		}
+		select {
+		case s := <-sigs:
+			log.Warn("stopping: second signal: killing the running job's process group now", "signal", run.SignalName(s))
+			close(kill)
+		case <-stopped:
 		}
 	}()
 
@@ -358,6 +395,17 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 		Schedule: schedText, Command: command, MaxAge: o.maxAge, History: o.history,
 		Version: Version, Redactor: red,
 	})
+	if sched != nil {
+		reading := sched.Form
+		if sched.Words != "" {
+			reading = sched.Words + " (" + sched.Form + ")"
+		}
+		st.Describe(reading, sched.Location, func(t time.Time, n int) []time.Time { return schedule.NextN(sched, t, n) })
+	}
+	resultDir := resultDir(log)
+	if resultDir != "" {
+		defer os.RemoveAll(resultDir)
+	}
 	var gate *lockGate
 	if o.lock.enabled() {
 		lcfg, err := o.lock.config(o, environ, log)
@@ -417,7 +465,7 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 	rc := run.Config{
 		Command: command, Stdout: stdout, Stderr: stderr, Tail: o.tail,
 		Timeout: o.timeout, Grace: o.grace, PipeWait: o.pipeWait,
-		Redactor: red, Guard: rp, Log: log,
+		Redactor: red, Guard: rp, Log: log, Kill: kill, ResultDir: resultDir,
 	}
 	jobEnviron := withoutNotifyVars(environ)
 	job := func(ctx context.Context, slot time.Time) run.Result {
@@ -425,9 +473,10 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 		// between the slot and the job's start.
 		rc := rc
 		rc.Env = jobEnv(jobEnviron, slot, gate)
+		rc.Output = run.NewOutput(rc.Tail, red)
 		nr := nt.Begin(slot)
 		r := run.Run(ctx, rc, func(pid int, start time.Time) {
-			st.Started(pid, start)
+			st.Started(pid, start, rc.Output)
 			nr.Started()
 			log.Info("run started", "slot", slot.Format(time.RFC3339), "pid", pid, "command", strings.Join(command, " "))
 		})
@@ -464,8 +513,12 @@ func run1(parent context.Context, args, environ []string, stdout, stderr io.Writ
 	for i, t := range fires {
 		times[i] = t.Format(time.RFC3339)
 	}
-	log.Info("schedule read", "schedule", schedText, "from", schedFrom, "as", sched.Form,
-		"zone", zoneName(sched.Location, now), "next", strings.Join(times, ", "))
+	attrs := []any{"schedule", schedText, "from", schedFrom, "as", sched.Form, "means", sched.Words,
+		"zone", zoneName(sched.Location, now), "next", strings.Join(times, ", ")}
+	if other := sched.Other(); other != "" {
+		attrs = append(attrs, "other_reading", other)
+	}
+	log.Info("schedule read", attrs...)
 
 	// Start-up is over: give back what it alone touched (the other tools'
 	// package inits, in the multicall binary), and keep the heap goal
@@ -501,4 +554,15 @@ func zoneName(loc *time.Location, now time.Time) string {
 	}
 	abbr, _ := now.In(loc).Zone()
 	return "Local (" + abbr + ")"
+}
+
+// resultDir makes the private directory the runs' GOCRON_RESULT_FILEs live
+// in. Without one (a read-only /tmp) the jobs run without the variable.
+func resultDir(log *slog.Logger) string {
+	dir, err := os.MkdirTemp("", "go-cron-results-")
+	if err != nil {
+		log.Warn("no directory for job results; jobs run without GOCRON_RESULT_FILE (set TMPDIR to a writable directory)", "err", err)
+		return ""
+	}
+	return dir
 }

@@ -143,6 +143,7 @@ func (g *lockGate) Enter(ctx context.Context, slot time.Time) (func(context.Cont
 		err := c.Finish(ctx, lock.Run{
 			ExitStatus: r.ExitStatus, Signal: r.Signal, Error: r.Error, TimedOut: r.TimedOut, Stopped: r.Stopped,
 			Stdout: r.Stdout, Stderr: r.Stderr, Pid: r.Pid, StartingTime: r.Start, ExitTime: r.End,
+			Report: r.Report,
 		})
 		if err != nil {
 			g.log.Warn("could not record the run in etcd; the replicas will report it lost once its lease expires", "slot", at, "err", err)
@@ -180,6 +181,7 @@ func (g *lockGate) publish() {
 				Pid: s.Last.Pid, Start: s.Last.StartingTime, End: s.Last.ExitTime,
 				ExitStatus: s.Last.ExitStatus, Signal: s.Last.Signal, TimedOut: s.Last.TimedOut, Stopped: s.Last.Stopped,
 				Error: s.Last.Error, Stdout: s.Last.Stdout, Stderr: s.Last.Stderr,
+				Report: s.Last.Report,
 			},
 			Instance: s.Last.Instance, Slot: s.Last.Slot, Outcome: s.Last.Outcome,
 		}

@@ -59,7 +59,10 @@ type Locker struct {
 	stop context.CancelFunc
 
 	connMu sync.Mutex
-	client *etcdClient
+	client *etcdClient // only under connMu; a keeper holds its own reference
+	// keepers counts the lease keepalive goroutines: Close waits for them
+	// before it closes the client they use.
+	keepers sync.WaitGroup
 
 	mu      sync.Mutex
 	state   State
@@ -91,7 +94,10 @@ func New(cfg Config) (*Locker, error) {
 // Close stops lease keepalives and closes the etcd client. Claims still
 // running lose their lease, which etcd expires within the TTL.
 func (l *Locker) Close() error {
+	l.connMu.Lock() // no keeper starts after this (see keepAlive)
 	l.stop()
+	l.connMu.Unlock()
+	l.keepers.Wait() // none renews with the client any more
 	l.connMu.Lock()
 	defer l.connMu.Unlock()
 	if l.client == nil {
@@ -262,7 +268,7 @@ func (l *Locker) claim(ctx context.Context, slot time.Time) (*Claim, error) {
 			l.state.Holder, l.state.HeldSlot = l.cfg.Instance, slot
 			l.mu.Unlock()
 			l.log.Debug("claimed", "slot", slot, "lease", fmt.Sprintf("%x", lease))
-			return &Claim{l: l, slot: slot, locked: true, lease: lease, keep: l.keepAlive(lease), current: cur}, nil
+			return &Claim{l: l, slot: slot, locked: true, lease: lease, keep: l.keepAlive(cli, lease), current: cur}, nil
 		}
 		slotKV, curKV, holderKV := resp.kv(0), resp.kv(1), resp.kv(2)
 		if slotKV != nil {
@@ -379,10 +385,23 @@ type keeper struct {
 	once             sync.Once
 }
 
-func (l *Locker) keepAlive(id int64) *keeper {
+// keepAlive starts the keeper of lease id. It renews with cli, the client the lease was granted with, never with
+// l.client: Close sets that to nil under connMu, which this goroutine does
+// not hold (reading it here was a data race, issue 13.6).
+func (l *Locker) keepAlive(cli *etcdClient, id int64) *keeper {
 	k := &keeper{lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	every := l.cfg.TTL / 3
+	l.connMu.Lock()
+	if l.ctx.Err() != nil { // closed meanwhile: nothing to keep
+		l.connMu.Unlock()
+		close(k.lost)
+		close(k.done)
+		return k
+	}
+	l.keepers.Add(1)
+	l.connMu.Unlock()
 	go func() {
+		defer l.keepers.Done()
 		defer close(k.done)
 		t := time.NewTicker(every)
 		defer t.Stop()
@@ -397,7 +416,7 @@ func (l *Locker) keepAlive(id int64) *keeper {
 			case <-t.C:
 			}
 			ctx, cancel := context.WithTimeout(l.ctx, every)
-			ttl, err := l.client.keepAlive(ctx, id)
+			ttl, err := cli.keepAlive(ctx, id)
 			cancel()
 			switch {
 			case err == nil && ttl > 0:

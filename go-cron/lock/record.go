@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"encoding/json"
 	"time"
 )
 
@@ -28,6 +29,9 @@ type Run struct {
 	Pid          int       `json:"Pid"`
 	StartingTime time.Time `json:"StartingTime"`
 	ExitTime     time.Time `json:"ExitTime"`
+	// Report is what the job wrote to GOCRON_RESULT_FILE (at most 64 KiB,
+	// masked), so every replica shows the last good backup.
+	Report json.RawMessage `json:"Report,omitempty"`
 }
 
 // OK reports whether the run succeeded.

@@ -6,6 +6,7 @@ package run
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,8 +40,19 @@ type Config struct {
 	PipeWait time.Duration // how long output pipes may stay open after the job exits
 	Redactor *redact.Redactor
 	Guard    Guard // nil: no reaper to keep away
-	Now      func() time.Time
-	Log      *slog.Logger
+	// Kill, when closed, SIGKILLs the job's process group at once (a second
+	// SIGTERM/SIGINT to go-cron while the job has its grace period).
+	Kill <-chan struct{}
+	Now  func() time.Time
+	Log  *slog.Logger
+
+	// Output is where the tails are kept, for a caller that shows them
+	// while the job runs; nil: Run makes its own of Tail bytes each.
+	Output *Output
+	// ResultDir, when set, is where each run gets an empty file whose path
+	// the job finds in GOCRON_RESULT_FILE, to report its result in (see
+	// package jobresult); Result.Report holds what it wrote.
+	ResultDir string
 }
 
 // Result is one finished run.
@@ -54,6 +66,10 @@ type Result struct {
 	Error      string // why it could not start, or what went wrong around it
 	Stdout     string // masked tails
 	Stderr     string
+	// Report is the JSON object the job wrote to GOCRON_RESULT_FILE (nil:
+	// none), masked; ReportError says why a file it wrote was not used.
+	Report      json.RawMessage
+	ReportError string
 }
 
 // OK reports whether the run succeeded.
@@ -80,11 +96,17 @@ func Run(ctx context.Context, c Config, started func(pid int, start time.Time)) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	outTail, errTail := NewTail(c.Tail, c.Redactor), NewTail(c.Tail, c.Redactor)
+	out := c.Output
+	if out == nil {
+		out = NewOutput(c.Tail, c.Redactor)
+	}
+	outTail, errTail := out.Stdout, out.Stderr
 	res := Result{Start: now()}
+	rf := newResultFile(c.ResultDir, log)
 	finish := func() Result {
 		res.End = now()
 		res.Stdout, res.Stderr = outTail.String(), errTail.String()
+		res.Report, res.ReportError = rf.read(c.Redactor)
 		return res
 	}
 	if len(c.Command) == 0 {
@@ -93,7 +115,7 @@ func Run(ctx context.Context, c Config, started func(pid int, start time.Time)) 
 	}
 
 	cmd := exec.Command(c.Command[0], c.Command[1:]...)
-	cmd.Env = c.Env
+	cmd.Env = rf.env(c.Env)
 	cmd.Stdin = nil
 	cmd.Stdout = tee{live: c.Stdout, tail: outTail}
 	cmd.Stderr = tee{live: c.Stderr, tail: errTail}
@@ -145,6 +167,12 @@ func Run(ctx context.Context, c Config, started func(pid int, start time.Time)) 
 	}
 	var kill <-chan time.Time // armed once the group has been asked to stop
 	signalled := false
+	killNow := c.Kill
+	killed := func() {
+		killNow, kill = nil, nil
+		log.Warn("killing the job's process group now", "pid", pid)
+		syscall.Kill(-pid, syscall.SIGKILL) //nolint:errcheck
+	}
 	stop := func(sig syscall.Signal) {
 		if signalled {
 			return
@@ -179,6 +207,8 @@ wait:
 			kill = nil
 			log.Warn("job group outlived the grace period: SIGKILL", "pid", pid)
 			syscall.Kill(-pid, syscall.SIGKILL) //nolint:errcheck
+		case <-killNow:
+			killed()
 		}
 	}
 	if errors.Is(werr, exec.ErrWaitDelay) {
@@ -205,6 +235,9 @@ wait:
 				kill = nil
 				log.Warn("job group outlived the grace period: SIGKILL", "pid", pid)
 				syscall.Kill(-pid, syscall.SIGKILL) //nolint:errcheck
+				giveUp = time.After(c.Grace + time.Second)
+			case <-killNow:
+				killed()
 				giveUp = time.After(c.Grace + time.Second)
 			case <-giveUp:
 				log.Warn("job group still has members after SIGKILL; leaving them", "pid", pid)

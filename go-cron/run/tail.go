@@ -17,6 +17,7 @@ type Tail struct {
 	w     int    // next write position
 	full  bool
 	red   *redact.Redactor
+	total uint64 // bytes ever written
 }
 
 // NewTail returns a Tail showing up to limit bytes, masked by red (may be nil).
@@ -32,6 +33,7 @@ func (t *Tail) Write(p []byte) (int, error) {
 	n := len(p)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.total += uint64(n)
 	size := len(t.buf)
 	if size == 0 {
 		return n, nil
@@ -72,6 +74,29 @@ func (t *Tail) String() string {
 	}
 	return s
 }
+
+// Written is how many bytes were ever written: a reader showing the tail
+// while the job runs knows from it whether there is anything new.
+func (t *Tail) Written() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.total
+}
+
+// Output is a run's two tails. A caller that shows the output while the job
+// runs (the status port's Running) makes it and passes it in Config.Output.
+type Output struct{ Stdout, Stderr *Tail }
+
+// NewOutput returns tails of limit bytes each, masked by red.
+func NewOutput(limit int, red *redact.Redactor) *Output {
+	return &Output{NewTail(limit, red), NewTail(limit, red)}
+}
+
+// Tails returns both tails, masked.
+func (o *Output) Tails() (stdout, stderr string) { return o.Stdout.String(), o.Stderr.String() }
+
+// Written is the bytes written to both streams so far.
+func (o *Output) Written() uint64 { return o.Stdout.Written() + o.Stderr.Written() }
 
 // tee writes to the live stream and to the tail. A live stream that fails
 // (closed stdout) must not fail the job's pipe, so its errors are dropped.

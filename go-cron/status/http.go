@@ -33,11 +33,30 @@ type lastJSON struct {
 	Instance string `json:",omitempty"`
 	Slot     string `json:",omitempty"`
 	Outcome  string `json:",omitempty"`
+	// What the job reported in GOCRON_RESULT_FILE (see package jobresult),
+	// and why a file it wrote was not used.
+	Report      json.RawMessage `json:",omitempty"`
+	ReportError string          `json:",omitempty"`
 }
 
+// runningJSON is a run in progress with its output so far (bounded tails,
+// masked), under the original go-cron's keys, in its order (it showed a
+// running job as a Last without an exit).
 type runningJSON struct {
+	Exit_status  int //nolint:revive // contract spelling
+	Stdout       string
+	Stderr       string
+	ExitTime     string
 	Pid          int
 	StartingTime string
+}
+
+// lastGoodJSON is the last successful run, what it reported and how long ago
+// it ended.
+type lastGoodJSON struct {
+	lastJSON
+	Age        string
+	AgeSeconds int64
 }
 
 type body struct {
@@ -45,14 +64,15 @@ type body struct {
 	Last     lastJSON
 	Schedule string
 	// Added keys.
-	Command []string
-	NextRun string
-	Healthy bool
-	Health  string
-	History []lastJSON
-	Skipped map[string]uint64
-	MaxAge  string `json:",omitempty"`
-	Version string
+	Command  []string
+	NextRun  string
+	Healthy  bool
+	Health   string
+	History  []lastJSON
+	Skipped  map[string]uint64
+	MaxAge   string `json:",omitempty"`
+	Version  string
+	LastGood *lastGoodJSON // null until a run succeeds
 }
 
 func stamp(t time.Time) string {
@@ -86,12 +106,16 @@ func (s *State) lastJSON(r run.Result) lastJSON {
 		Error:        red.String(r.Error),
 		Result:       ResultOf(r),
 		Duration:     r.Duration().Round(time.Millisecond).String(),
+		Report:       r.Report, // masked by the runner
+		ReportError:  red.String(r.ReportError),
 	}
 }
 
 // Body returns the status JSON and the HTTP code it is served with. The
-// body is cached until the state or its health changes, so a monitor polling
-// hard costs a lock and a copy, not an encoding of two 64 KiB tails.
+// body is cached until the state or its health changes (and, with a last
+// good run, the second, for its age), so a monitor polling hard costs a lock
+// and a copy, not an encoding of two 64 KiB tails. A running job's new
+// output shows within liveEvery.
 func (s *State) Body() ([]byte, int) {
 	now := s.cfg.Now()
 	s.mu.Lock()
@@ -101,8 +125,9 @@ func (s *State) Body() ([]byte, int) {
 	if health != "" {
 		code = http.StatusServiceUnavailable
 	}
-	if s.cacheBody != nil && s.cacheVersion == s.version && s.cacheHealth == health {
-		return s.cacheBody, code
+	key := s.key(health, now, s.good() != nil)
+	if b, ok := s.jsonCache.get(key, now); ok {
+		return b, code
 	}
 	red := s.cfg.Redactor
 	b := body{
@@ -110,7 +135,7 @@ func (s *State) Body() ([]byte, int) {
 		Schedule: red.String(s.cfg.Schedule),
 		NextRun:  stamp(s.next),
 		Healthy:  health == "",
-		Health:   health,
+		Health:   red.String(health),
 		History:  []lastJSON{},
 		Skipped:  map[string]uint64{},
 		Version:  red.String(s.cfg.Version),
@@ -124,32 +149,131 @@ func (s *State) Body() ([]byte, int) {
 	if s.cfg.MaxAge > 0 {
 		b.MaxAge = s.cfg.MaxAge.String()
 	}
-	for pid, start := range s.running {
-		b.Running[strconv.Itoa(pid)] = runningJSON{Pid: pid, StartingTime: stamp(start)}
-	}
-	if sh := s.shared; sh != nil && sh.Last != nil {
-		b.Last = s.lastJSON(sh.Last.Result)
-		b.Last.Instance, b.Last.Slot, b.Last.Outcome = sh.Last.Instance, stamp(sh.Last.Slot), sh.Last.Outcome
-		if sh.Last.Outcome == "lost" {
-			b.Last.Result, b.Last.Duration = "lost", ""
+	for pid, lr := range s.running {
+		rj := runningJSON{Pid: pid, StartingTime: stamp(lr.start)}
+		if lr.out != nil {
+			rj.Stdout, rj.Stderr = lr.out.Tails()
 		}
-	} else if s.last != nil {
-		b.Last = s.lastJSON(*s.last)
+		b.Running[strconv.Itoa(pid)] = rj
 	}
+	b.Last = s.lastRunJSON()
 	for i := len(s.history) - 1; i >= 0; i-- { // newest first
-		b.History = append(b.History, s.lastJSON(s.history[i]))
+		h := s.lastJSON(s.history[i].Result)
+		h.Stdout, h.Stderr = "", "" // as before: the tails are in Last and /api/runs
+		b.History = append(b.History, h)
 	}
 	for k, v := range s.skipped {
 		b.Skipped[k] = v
+	}
+	if g := s.good(); g != nil {
+		lg := &lastGoodJSON{lastJSON: s.lastJSON(g.Result)}
+		lg.Stdout, lg.Stderr = "", ""
+		age := max(now.Sub(g.End), 0).Truncate(time.Second)
+		lg.Age, lg.AgeSeconds = age.String(), int64(age/time.Second)
+		b.LastGood = lg
 	}
 	var buf bytes.Buffer
 	if err := s.encode(&buf, b); err != nil { // cannot happen with these types
 		buf.Reset()
 		buf.WriteString(`{"Error":"encoding status failed"}` + "\n")
 	}
-	out := buf.Bytes()
-	s.cacheBody, s.cacheVersion, s.cacheHealth = out, s.version, health
-	return out, code
+	return s.jsonCache.put(key, now, buf.Bytes()), code
+}
+
+// lastRunJSON is the seed key Last: the shared last run with --lock-etcd,
+// else this replica's. Call with s.mu held.
+func (s *State) lastRunJSON() lastJSON {
+	if sh := s.shared; sh != nil && sh.Last != nil {
+		l := s.lastJSON(sh.Last.Result)
+		l.Instance, l.Slot, l.Outcome = sh.Last.Instance, stamp(sh.Last.Slot), sh.Last.Outcome
+		if sh.Last.Outcome == "lost" {
+			l.Result, l.Duration = "lost", ""
+		}
+		return l
+	}
+	if s.last != nil {
+		return s.lastJSON(*s.last)
+	}
+	return lastJSON{}
+}
+
+// liveEvery is how stale a running job's output may be in a cached answer.
+const liveEvery = 250 * time.Millisecond
+
+// cacheKey is what a rendered answer depends on.
+type cacheKey struct {
+	version uint64
+	health  string
+	second  int64  // for answers showing ages; 0 otherwise
+	live    uint64 // bytes the running jobs have written
+}
+
+type cache struct {
+	key  cacheKey
+	at   time.Time
+	body []byte
+}
+
+// key is the cache key now; timed answers change every second. Call with
+// s.mu held.
+func (s *State) key(health string, now time.Time, timed bool) cacheKey {
+	k := cacheKey{version: s.version, health: health}
+	if timed {
+		k.second = now.Unix()
+	}
+	for _, lr := range s.running {
+		if lr.out != nil {
+			k.live += lr.out.Written()
+		}
+	}
+	return k
+}
+
+// get returns the cached body for k; new output of a running job alone
+// renews it at most every liveEvery.
+func (c *cache) get(k cacheKey, now time.Time) ([]byte, bool) {
+	if c.body == nil {
+		return nil, false
+	}
+	if c.key == k {
+		return c.body, true
+	}
+	old := c.key
+	old.live = k.live
+	if old == k && now.Sub(c.at) < liveEvery && now.Sub(c.at) >= 0 {
+		return c.body, true
+	}
+	return nil, false
+}
+
+func (c *cache) put(k cacheKey, now time.Time, b []byte) []byte {
+	c.key, c.at, c.body = k, now, b
+	return b
+}
+
+// Runs returns GET /api/runs: the kept runs, newest first, each with the
+// end of its output (HistoryTail bytes of each stream) and its report.
+func (s *State) Runs() []byte {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := cacheKey{version: s.version}
+	if b, ok := s.runsCache.get(key, now); ok {
+		return b
+	}
+	out := struct{ Runs []lastJSON }{Runs: []lastJSON{}}
+	for i := len(s.history) - 1; i >= 0; i-- {
+		out.Runs = append(out.Runs, s.lastJSON(s.history[i].Result))
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil { // cannot happen with these types
+		buf.Reset()
+		buf.WriteString(`{"Error":"encoding runs failed"}` + "\n")
+	}
+	return s.runsCache.put(key, now, buf.Bytes())
 }
 
 // encode writes b, then the sections other parts added, as one JSON object.
@@ -185,25 +309,90 @@ func (s *State) encode(buf *bytes.Buffer, b body) error {
 	return nil
 }
 
-// Handler serves GET / (status), /healthz and /metrics on a mux of its own.
+// Routes other than the status itself; every other path serves the
+// status, as the original go-cron did (monitors poll /status or /health).
+const (
+	PathHealthz = "/healthz"
+	PathMetrics = "/metrics"
+	PathRuns    = "/api/runs"
+)
+
+// Handler serves, on a mux of its own, GET /healthz, /metrics and
+// /api/runs, and the status on every other path and method, as the
+// original go-cron did: JSON, or the page for a browser (see WantsHTML).
 func (s *State) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		b, code := s.Body()
-		w.Header().Set("Content-Type", "application/json")
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Accept")
+		var b []byte
+		var code int
+		if WantsHTML(r) {
+			b, code = s.Page()
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			// The page's own inline style and script, nothing else.
+			w.Header().Set("Content-Security-Policy", pageCSP)
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+		} else {
+			b, code = s.Body()
+			w.Header().Set("Content-Type", "application/json")
+		}
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		w.WriteHeader(code)
 		w.Write(b) //nolint:errcheck // the client went away
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+PathHealthz, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+PathMetrics, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		w.Write([]byte(s.Metrics())) //nolint:errcheck
 	})
+	mux.HandleFunc("GET "+PathRuns, func(w http.ResponseWriter, r *http.Request) {
+		b := s.Runs()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.Write(b) //nolint:errcheck
+	})
 	return mux
+}
+
+// WantsHTML reports whether r should get the page: ?format=html, or an
+// Accept header that prefers text/html to JSON. Browsers send
+// "text/html,...,*/*;q=0.8"; curl sends "*/*" and gets JSON, as does a
+// client sending nothing, or both at the same weight. ?format=json forces
+// JSON (the page links to it).
+func WantsHTML(r *http.Request) bool {
+	if strings.Contains(r.URL.RawQuery, "format=") { // parse only then: monitors poll hard
+		switch r.URL.Query().Get("format") {
+		case "json":
+			return false
+		case "html":
+			return true
+		}
+	}
+	var htmlQ, jsonQ float64
+	for _, h := range r.Header.Values("Accept") {
+		for part := range strings.SplitSeq(h, ",") {
+			media, params, _ := strings.Cut(part, ";")
+			q := 1.0
+			for p := range strings.SplitSeq(params, ";") {
+				if v, ok := strings.CutPrefix(strings.TrimSpace(p), "q="); ok {
+					if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 && f <= 1 {
+						q = f
+					}
+				}
+			}
+			switch strings.ToLower(strings.TrimSpace(media)) {
+			case "text/html", "application/xhtml+xml":
+				htmlQ = max(htmlQ, q)
+			case "application/json", "application/*", "*/*":
+				jsonQ = max(jsonQ, q)
+			}
+		}
+	}
+	return htmlQ > jsonQ
 }
 
 // durationBuckets run from a tenth of a second to four hours: a backup may
@@ -282,6 +471,14 @@ func (s *State) Metrics() string {
 	fmt.Fprintf(&b, "gocron_last_success_timestamp_seconds %s\n", unix(s.lastSuccess))
 	head("gocron_last_failure_timestamp_seconds", "gauge", "End of the last failed run (0: none yet).")
 	fmt.Fprintf(&b, "gocron_last_failure_timestamp_seconds %s\n", unix(s.lastFailure))
+	lgTime, lgSize := time.Time{}, int64(0)
+	if g := s.good(); g != nil {
+		lgTime, lgSize = g.End, g.report.Size
+	}
+	head("gocron_last_good_backup_timestamp_seconds", "gauge", "End of the last successful run, on this replica or (with --lock-etcd) another (0: none yet).")
+	fmt.Fprintf(&b, "gocron_last_good_backup_timestamp_seconds %s\n", unix(lgTime))
+	head("gocron_last_good_backup_size_bytes", "gauge", "Size the last successful run reported in GOCRON_RESULT_FILE (0: none reported).")
+	fmt.Fprintf(&b, "gocron_last_good_backup_size_bytes %d\n", lgSize)
 	head("gocron_next_run_timestamp_seconds", "gauge", "When the job fires next.")
 	fmt.Fprintf(&b, "gocron_next_run_timestamp_seconds %s\n", unix(s.next))
 	head("gocron_running", "gauge", "Runs in progress.")

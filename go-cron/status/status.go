@@ -1,18 +1,24 @@
-// Package status holds what go-cron knows about its job (what runs now, how
-// the last runs ended, when the next one fires) and serves it: the status
-// JSON monitors parse (GET /, keys fixed by the design contract), liveness
-// (GET /healthz) and Prometheus metrics (GET /metrics). The scheduler and
-// the HTTP handlers share it under one lock.
+// Package status holds what go-cron knows about its job (what runs now with
+// its live output, how the last runs ended and what they reported, the last
+// good backup, when the next one fires) and serves it: the status JSON
+// monitors parse (GET / and every other path not named below; keys fixed by
+// the design contract), a page for browsers (the same paths with Accept:
+// text/html), the run history as JSON (GET /api/runs), liveness (GET
+// /healthz) and Prometheus metrics (GET /metrics). The scheduler and the HTTP
+// handlers share it under one lock.
 package status
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"cronbox/go-cron/redact"
 	"cronbox/go-cron/run"
+	"cronbox/jobresult"
 )
 
 // Config is what the state is built from.
@@ -24,6 +30,45 @@ type Config struct {
 	Version  string           // go-cron's version
 	Now      func() time.Time // the clock
 	Redactor *redact.Redactor
+
+	// For the page: how the schedule was read, in words; its zone (times
+	// are shown in it; nil: UTC); and its next n fire times after t (nil:
+	// only the next one, from Scheduled).
+	Reading  string
+	Location *time.Location
+	Upcoming func(t time.Time, n int) []time.Time
+}
+
+// Live is a running job's output as it comes (run.Output).
+type Live interface {
+	Tails() (stdout, stderr string) // masked
+	Written() uint64                // grows with every byte written
+}
+
+// HistoryTail is how much of each output stream a past run keeps for the
+// page and /api/runs (the last run keeps all of --tail-bytes in Last).
+const HistoryTail = 4 << 10
+
+// record is a finished run as the state keeps it: the report the job wrote,
+// read once.
+type record struct {
+	run.Result
+	report   jobresult.Result
+	instance string // with --lock-etcd: the replica it ran on, when not this one
+}
+
+func newRecord(r run.Result) record {
+	rec := record{Result: r}
+	if len(r.Report) > 0 {
+		_, rec.report, _ = jobresult.Parse(r.Report, nil) // masked already
+	}
+	return rec
+}
+
+// liveRun is a run in progress.
+type liveRun struct {
+	start time.Time
+	out   Live // nil: output not watched
 }
 
 // State is the job's state. Its methods are safe for concurrent use.
@@ -34,22 +79,22 @@ type State struct {
 	version     uint64 // bumped on every change, keys the body cache
 	firstFire   time.Time
 	next        time.Time
-	running     map[int]time.Time // pid -> start
+	running     map[int]liveRun // by pid
 	last        *run.Result
-	history     []run.Result // oldest first, at most cfg.History
+	history     []record // oldest first, at most cfg.History, tails cut to HistoryTail
+	lastGood    *record  // the last successful run here, tails cut
 	lastSuccess time.Time
 	lastFailure time.Time
 	runs        map[string]uint64 // by result
 	shared      *Shared           // with go-cron --lock-etcd: what the replicas share
+	sharedGood  *record           // shared.Last when it succeeded
 	skipped     map[string]uint64 // by reason
 	timeouts    uint64
 	durations   histogram
 
 	sections map[string]section // added by other parts (the lock), keyed by JSON key
 
-	cacheVersion uint64
-	cacheHealth  string
-	cacheBody    []byte
+	jsonCache, pageCache, runsCache cache
 
 	extraMetrics []func(*strings.Builder) // see AddMetrics
 }
@@ -64,7 +109,7 @@ func New(cfg Config) *State {
 	}
 	return &State{
 		cfg:       cfg,
-		running:   map[int]time.Time{},
+		running:   map[int]liveRun{},
 		runs:      map[string]uint64{},
 		skipped:   map[string]uint64{},
 		sections:  map[string]section{},
@@ -94,6 +139,15 @@ func ResultOf(r run.Result) string {
 	}
 }
 
+// Describe sets what the page says about the schedule (Config's Reading,
+// Location and Upcoming).
+func (s *State) Describe(reading string, loc *time.Location, upcoming func(t time.Time, n int) []time.Time) {
+	s.mu.Lock()
+	s.cfg.Reading, s.cfg.Location, s.cfg.Upcoming = reading, loc, upcoming
+	s.version++
+	s.mu.Unlock()
+}
+
 // Scheduled records the next fire time.
 func (s *State) Scheduled(next time.Time) {
 	s.mu.Lock()
@@ -105,10 +159,11 @@ func (s *State) Scheduled(next time.Time) {
 	s.version++
 }
 
-// Started records a run that has started.
-func (s *State) Started(pid int, start time.Time) {
+// Started records a run that has started; out (may be nil) is its output
+// as it comes, shown under Running until it finishes.
+func (s *State) Started(pid int, start time.Time, out Live) {
 	s.mu.Lock()
-	s.running[pid] = start
+	s.running[pid] = liveRun{start, out}
 	s.version++
 	s.mu.Unlock()
 }
@@ -119,15 +174,18 @@ func (s *State) Finished(r run.Result) {
 	defer s.mu.Unlock()
 	delete(s.running, r.Pid)
 	s.last = &r
+	h := newRecord(r)
+	h.Stdout, h.Stderr = cutTail(r.Stdout, HistoryTail), cutTail(r.Stderr, HistoryTail)
 	if s.cfg.History > 0 {
 		if len(s.history) == s.cfg.History {
 			s.history = append(s.history[:0], s.history[1:]...)
 		}
-		h := r
-		h.Stdout, h.Stderr = "", "" // the tails of the last run are enough
 		s.history = append(s.history, h)
 	}
 	res := ResultOf(r)
+	if res == ResultSuccess {
+		s.lastGood = &h
+	}
 	s.runs[res]++
 	if r.TimedOut {
 		s.timeouts++
@@ -191,8 +249,24 @@ type Shared struct {
 func (s *State) SetShared(sh Shared) {
 	s.mu.Lock()
 	s.shared = &sh
+	s.sharedGood = nil
+	if sh.Last != nil && sh.Last.Outcome != "lost" && sh.Last.OK() {
+		g := newRecord(sh.Last.Result)
+		g.instance = sh.Last.Instance
+		g.Stdout, g.Stderr = cutTail(g.Stdout, HistoryTail), cutTail(g.Stderr, HistoryTail)
+		s.sharedGood = &g
+	}
 	s.version++
 	s.mu.Unlock()
+}
+
+// good is the last good run: this replica's own, or the replicas' shared
+// last run when that one succeeded later. Call with s.mu held.
+func (s *State) good() *record {
+	if g := s.sharedGood; g != nil && (s.lastGood == nil || g.End.After(s.lastGood.End)) {
+		return g
+	}
+	return s.lastGood
 }
 
 // Last returns the last finished run, if any.
@@ -252,11 +326,29 @@ func describe(r run.Result) string {
 	}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// cutTail keeps the last n bytes of s, starting at a line or, failing
+// that, a character boundary.
+func cutTail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[len(s)-n:]
+	if i := strings.IndexByte(s, '\n'); i >= 0 && i < len(s)-1 {
+		return s[i+1:]
+	}
+	for i := 0; i < len(s) && i < utf8.UTFMax; i++ {
+		if utf8.RuneStart(s[i]) {
+			return s[i:]
+		}
+	}
+	return s
 }

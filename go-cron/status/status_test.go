@@ -60,7 +60,7 @@ func TestStatusCodesAndKeys(t *testing.T) {
 			c.set(t0.Add(time.Minute + time.Hour + time.Second))
 		}, 503, "stale: no successful run", nil},
 		{"success", func(s *State, c *fakeClock) {
-			s.Started(10, ok.Start)
+			s.Started(10, ok.Start, nil)
 			s.Finished(ok)
 			c.set(ok.End)
 		}, 200, "ok", func(t *testing.T, m map[string]any) {
@@ -85,7 +85,7 @@ func TestStatusCodesAndKeys(t *testing.T) {
 			}
 		}},
 		{"running", func(s *State, c *fakeClock) {
-			s.Started(42, t0.Add(time.Minute))
+			s.Started(42, t0.Add(time.Minute), nil)
 		}, 200, "ok", func(t *testing.T, m map[string]any) {
 			r := m["Running"].(map[string]any)
 			if e, ok := r["42"].(map[string]any); !ok || e["Pid"] != 42.0 || e["StartingTime"] != "2026-11-27T13:01:00Z" {
@@ -132,7 +132,7 @@ func TestHistoryAndMetrics(t *testing.T) {
 	s.Finished(run.Result{Start: t0, End: t0, ExitStatus: 127, Error: "start x: not found"})
 	s.Skipped("overlap")
 	s.Skipped("overlap")
-	s.Started(9, t0)
+	s.Started(9, t0, nil)
 	_, m, _ := get(t, s, "/")
 	h := m["History"].([]any)
 	if len(h) != 2 || h[0].(map[string]any)["Result"] != "error" || h[1].(map[string]any)["Pid"] != 3.0 {

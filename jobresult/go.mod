@@ -1,0 +1,3 @@
+module cronbox/jobresult
+
+go 1.26.0
