@@ -317,13 +317,13 @@ func editDB(path string, c cluster, cfg RestoreConfig, commit, term uint64) erro
 			if keys == nil {
 				return errors.New("no key bucket: not an etcd v3 database")
 			}
-			var latest revision
+			var latest Revision
 			err := keys.ForEach(func(k, _ []byte) error {
-				r, err := parseRevision(k)
+				r, err := ParseRevision(k)
 				if err != nil {
 					return err
 				}
-				if r.main > latest.main || r.main == latest.main && r.sub > latest.sub {
+				if r.Main > latest.Main || r.Main == latest.Main && r.Sub > latest.Sub {
 					latest = r
 				}
 				return nil
@@ -331,11 +331,11 @@ func editDB(path string, c cluster, cfg RestoreConfig, commit, term uint64) erro
 			if err != nil {
 				return err
 			}
-			latest = revision{main: latest.main + int64(cfg.RevisionBump)}
-			if err := keys.Put(latest.bytes(), []byte{}); err != nil {
+			latest = Revision{Main: latest.Main + int64(cfg.RevisionBump)}
+			if err := keys.Put(latest.Bytes(), []byte{}); err != nil {
 				return err
 			}
-			if err := meta.Put(keyScheduledCompact, latest.bytes()); err != nil {
+			if err := meta.Put(keyScheduledCompact, latest.Bytes()); err != nil {
 				return err
 			}
 		}

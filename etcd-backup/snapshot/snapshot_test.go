@@ -436,3 +436,23 @@ func TestRestoreRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRevisionKeys(t *testing.T) {
+	r := snapshot.Revision{Main: 0x0102030405060708, Sub: 9}
+	b := r.Bytes()
+	if string(b) != "\x01\x02\x03\x04\x05\x06\x07\x08_\x00\x00\x00\x00\x00\x00\x00\x09" {
+		t.Fatalf("%q", b)
+	}
+	got, err := snapshot.ParseRevision(append(b, snapshot.Tombstone))
+	if err != nil || got != r {
+		t.Fatalf("%v %v", got, err)
+	}
+	if snapshot.IsTombstone(b) || !snapshot.IsTombstone(append(b, snapshot.Tombstone)) {
+		t.Fatal("tombstone mark")
+	}
+	for _, bad := range []string{"", "12345678_1234567", "12345678-12345678"} {
+		if _, err := snapshot.ParseRevision([]byte(bad)); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}

@@ -41,10 +41,18 @@ type Status struct {
 	Version string
 }
 
+// Buckets of etcd's database that other packages read or write (replaying
+// deltas into a snapshot).
+var (
+	BucketKey   = []byte("key")
+	BucketMeta  = []byte("meta")
+	BucketLease = []byte("lease")
+)
+
 // bolt buckets and keys of etcd's schema.
 var (
-	bucketKey            = []byte("key")
-	bucketMeta           = []byte("meta")
+	bucketKey            = BucketKey
+	bucketMeta           = BucketMeta
 	bucketMembers        = []byte("members")
 	bucketMembersRemoved = []byte("members_removed")
 	keyStorageVersion    = []byte("storageVersion")
@@ -60,27 +68,35 @@ const (
 	markedRevBytesLen = revBytesLen + 1
 )
 
-type revision struct{ main, sub int64 }
+// Revision is a key's revision in etcd's store: the main revision (one per
+// transaction) and the sub revision (the change's place in it).
+type Revision struct{ Main, Sub int64 }
 
-func parseRevision(b []byte) (revision, error) {
+// ParseRevision reads a key of the key bucket.
+func ParseRevision(b []byte) (Revision, error) {
 	if len(b) < revBytesLen {
-		return revision{}, fmt.Errorf("revision key %q: %d bytes, want at least %d", b, len(b), revBytesLen)
+		return Revision{}, fmt.Errorf("revision key %q: %d bytes, want at least %d", b, len(b), revBytesLen)
 	}
 	if b[8] != '_' {
-		return revision{}, fmt.Errorf("revision key %q: no '_' separator", b)
+		return Revision{}, fmt.Errorf("revision key %q: no '_' separator", b)
 	}
-	return revision{int64(binary.BigEndian.Uint64(b[:8])), int64(binary.BigEndian.Uint64(b[9:17]))}, nil
+	return Revision{int64(binary.BigEndian.Uint64(b[:8])), int64(binary.BigEndian.Uint64(b[9:17]))}, nil
 }
 
-func (r revision) bytes() []byte {
-	b := make([]byte, revBytesLen)
-	binary.BigEndian.PutUint64(b, uint64(r.main))
+// Bytes is the revision as a key of the key bucket (no tombstone mark).
+func (r Revision) Bytes() []byte {
+	b := make([]byte, revBytesLen, markedRevBytesLen)
+	binary.BigEndian.PutUint64(b, uint64(r.Main))
 	b[8] = '_'
-	binary.BigEndian.PutUint64(b[9:], uint64(r.sub))
+	binary.BigEndian.PutUint64(b[9:], uint64(r.Sub))
 	return b
 }
 
-func isTombstone(k []byte) bool { return len(k) == markedRevBytesLen && k[revBytesLen] == 't' }
+// Tombstone is the mark etcd appends to the revision key of a deletion.
+const Tombstone = 't'
+
+// IsTombstone says whether a key of the key bucket records a deletion.
+func IsTombstone(k []byte) bool { return len(k) == markedRevBytesLen && k[revBytesLen] == Tombstone }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -125,16 +141,16 @@ func ReadStatus(path string) (st Status, err error) {
 				if !isKey {
 					return nil
 				}
-				rev, err := parseRevision(k)
+				rev, err := ParseRevision(k)
 				if err != nil {
 					return err
 				}
-				st.Revision = rev.main
+				st.Revision = rev.Main
 				var kv mvccpb.KeyValue
 				if err := proto.Unmarshal(v, &kv); err != nil {
-					return fmt.Errorf("revision %d: value is not a key-value: %w", rev.main, err)
+					return fmt.Errorf("revision %d: value is not a key-value: %w", rev.Main, err)
 				}
-				if isTombstone(k) {
+				if IsTombstone(k) {
 					delete(live, string(kv.Key))
 				} else {
 					live[string(kv.Key)] = struct{}{}
