@@ -199,16 +199,29 @@ func family(pkg string, mods []string) string {
 	if strings.HasPrefix(pkg, "vendor/") {
 		return "std (vendored golang.org/x)"
 	}
+	switch {
+	case strings.HasPrefix(pkg, "go.shape") || strings.HasPrefix(pkg, "struct {") || strings.HasPrefix(pkg, "$"):
+		return "(generic shapes, literals)"
+	case pkg == "main":
+		return "cronbox/multicall"
+	}
 	top, _, _ := strings.Cut(pkg, "/")
 	if strings.Contains(top, ".") {
 		return pkg // a module the build info does not list
 	}
-	switch top {
-	case "crypto", "net", "runtime", "internal", "reflect", "encoding", "compress", "text", "html", "math", "time", "os", "sync", "syscall", "unicode", "strconv", "fmt", "log", "go", "sort", "strings", "bytes", "io", "hash", "regexp", "context", "errors", "bufio", "slices", "maps", "iter", "mime", "path", "container", "embed", "flag", "unique", "weak", "structs", "cmp":
-		if top == "net" && strings.HasPrefix(pkg, "net/http") {
-			return "std net/http"
-		}
-		return "std " + top
+	if !strings.Contains(pkg, "/") && !knownStd[top] {
+		return "std runtime" // assembly routines named without a package
 	}
-	return pkg
+	if top == "net" && strings.HasPrefix(pkg, "net/http") {
+		return "std net/http"
+	}
+	return "std " + top
+}
+
+var knownStd = map[string]bool{}
+
+func init() {
+	for _, p := range strings.Fields("archive bufio bytes cmp compress container context crypto database debug embed encoding errors expvar flag fmt go hash html image index internal io iter log maps math mime net os path plugin reflect regexp runtime slices sort strconv strings structs sync syscall testing text time unicode unique unsafe weak") {
+		knownStd[p] = true
+	}
 }
