@@ -177,7 +177,7 @@ func bin(t testing.TB, name string) string { return filepath.Join(bins(t), name)
 // proc is a started program with its output captured.
 type proc struct {
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuf
+	stdout, stderr *testkit.Buffer
 	done           chan struct{}
 	code           int
 }
@@ -206,7 +206,7 @@ func startFor(t testing.TB, limit time.Duration, dir string, env []string, stdin
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = append([]string{"PATH=" + bins(t) + ":/usr/bin:/bin", "HOME=" + t.TempDir(), "TMPDIR=" + t.TempDir()}, env...)
-	p := &proc{cmd: cmd, stdout: &syncBuf{}, stderr: &syncBuf{}, done: make(chan struct{})}
+	p := &proc{cmd: cmd, stdout: &testkit.Buffer{}, stderr: &testkit.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	cmd.Stdin = stdin
 	cmd.Dir = dir
@@ -257,37 +257,6 @@ func tail(s string, n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return s
-}
-
-type syncBuf struct {
-	mu  sync.Mutex
-	b   bytes.Buffer
-	max int // when > 0, keep only about the last max bytes
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.max > 0 && b.b.Len()+len(p) > 2*b.max {
-		keep := b.b.Bytes()[b.b.Len()-min(b.b.Len(), b.max):]
-		nb := append([]byte(nil), keep...)
-		b.b.Reset()
-		b.b.Write(nb)
-	}
-	return b.b.Write(p)
-}
-
-// limit bounds the buffer to about the last n bytes.
-func (b *syncBuf) limit(n int) {
-	b.mu.Lock()
-	b.max = n
-	b.mu.Unlock()
-}
-
-func (b *syncBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // randomBytes returns n random bytes and their hex SHA-256.

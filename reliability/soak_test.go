@@ -81,8 +81,8 @@ if [ $((n % 2)) -eq 0 ]; then echo "failing on purpose" >&2; exit 1; fi
 	p := startFor(t, d+2*time.Minute, "", nil, nil, "go-cron", "--status-addr", addr, "* * * * * *", "--", job)
 	testkit.WaitFor(t, 10*time.Second, "the status port", func() error { _, _, _, err := getStatus(addr); return err })
 	// Discard the logs as they come (2 MB every 5 s would fill the buffer).
-	p.stdout.limit(1 << 20)
-	p.stderr.limit(1 << 20)
+	p.stdout.KeepLast(1 << 20)
+	p.stderr.KeepLast(1 << 20)
 	pid := p.cmd.Process.Pid
 	var first, last, peak sample
 	warm := time.Now().Add(5 * time.Second)
@@ -161,7 +161,7 @@ func TestStatusUnderLoad(t *testing.T) {
 	os.WriteFile(job, []byte("#!/bin/sh\nhead -c 200000 /dev/urandom | base64\necho done\n"), 0o755)
 	addr := statusAddr(t)
 	p := start(t, nil, nil, "go-cron", "--status-addr", addr, "--run-on-start", "* * * * * *", "--", job)
-	p.stdout.limit(1 << 20)
+	p.stdout.KeepLast(1 << 20)
 	testkit.WaitFor(t, 20*time.Second, "a first successful run", func() error {
 		code, s, _, err := getStatus(addr)
 		if err != nil || s.Last == nil || s.Last.Pid == 0 || code != 200 {

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -19,5 +20,21 @@ func TestVersitygwStartsAndRefusesAnonymous(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("anonymous GET: status %d, want 403", resp.StatusCode)
+	}
+}
+
+func TestBufferKeepsTheStartOrTheEnd(t *testing.T) {
+	first := &Buffer{Limit: 4}
+	last := &Buffer{}
+	last.KeepLast(4)
+	for _, w := range []string{"ab", "cd", "ef", "gh", "ij"} {
+		first.Write([]byte(w))
+		last.Write([]byte(w))
+	}
+	if got := first.String(); got != "abcd" {
+		t.Errorf("Limit 4: %q, want the first 4 bytes", got)
+	}
+	if got := string(last.Bytes()); !strings.HasSuffix(got, "ghij") || len(got) > 8 {
+		t.Errorf("KeepLast(4): %q, want about the last 4 bytes", got)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -16,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"cronbox/clikit"
 	"cronbox/envplate/charset"
 	"cronbox/envplate/rewrite"
 	"cronbox/envplate/source"
@@ -63,163 +63,71 @@ type config struct {
 	etcdWins    bool
 }
 
-// usageError is a bad command line (exit status 2).
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-var errHelp = errors.New("help")
+var errHelp = clikit.ErrHelp
 var errVersion = errors.New("version")
 
-func parse(args []string, getenv func(string) string) (*config, error) {
-	c := &config{etcdPrefix: "/cronbox/", etcdTimeout: 5 * time.Second}
-	if v := getenv("EP_ETCD_ENDPOINTS"); v != "" {
-		c.etcd = source.SplitEndpoints(v)
+// parse reads kreuzwerker's command line (getopt style: -bdsv, -c NAME or
+// -cNAME, --long, GLOB... [-- COMMAND ARGS...]) and the EP_* variables.
+func parse(args []string, lookup clikit.Lookup) (*config, error) {
+	c := &config{}
+	var etcd, charsetName string
+	var version bool
+	// The usage text above documents the flags.
+	fs := clikit.NewFlagSet("ep", lookup)
+	fs.POSIX, fs.Interspersed = true, true
+	fs.Bool(&c.opt.Backup, "backup", false, "")
+	fs.Short('b', "backup")
+	fs.Bool(&c.opt.DryRun, "dry-run", false, "")
+	fs.Short('d', "dry-run")
+	fs.Bool(&c.opt.Strict, "strict", false, "")
+	fs.Short('s', "strict")
+	fs.Bool(&c.verbose, "verbose", false, "")
+	fs.Short('v', "verbose")
+	fs.String(&c.opt.OutDir, "output-dir", "", "", "EP_OUTPUT_DIR")
+	fs.String(&charsetName, "charset", "", "", "EP_CHARSET")
+	fs.Short('c', "charset")
+	fs.Needs("charset", "a charset name")
+	fs.String(&etcd, "etcd", "", "", "EP_ETCD_ENDPOINTS")
+	fs.String(&c.etcdPrefix, "etcd-prefix", "/cronbox/", "", "EP_ETCD_PREFIX")
+	fs.Duration(&c.etcdTimeout, "etcd-timeout", 5*time.Second, "", "EP_ETCD_TIMEOUT")
+	fs.Bool(&c.etcdWins, "etcd-wins", false, "", "EP_ETCD_WINS")
+	fs.Bool(&version, "version", false, "")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
 	}
-	setCharset := func(from, name string) error {
-		enc, err := charset.Lookup(name)
+	if version {
+		return nil, errVersion
+	}
+	if c.etcdTimeout <= 0 {
+		from := fs.Quote("etcd-timeout")
+		if fs.Given("etcd-timeout") {
+			from = "flag " + from
+		}
+		return nil, clikit.Usagef("%s: want a positive duration such as 5s", from)
+	}
+	if c.etcd = clikit.ParseEndpoints(etcd); len(c.etcd) == 0 && fs.Given("etcd") {
+		return nil, clikit.Usagef("flag --etcd: no endpoints given")
+	}
+	if fs.Given("output-dir") && c.opt.OutDir == "" {
+		return nil, clikit.Usagef("flag --output-dir: empty directory name")
+	}
+	if charsetName != "" {
+		enc, err := charset.Lookup(charsetName)
 		if err != nil {
-			return &usageError{fmt.Sprintf("%s: %v", from, err)}
+			from := fs.Origin("charset")
+			if w := fs.Written("charset"); w != "" {
+				from = "flag " + w
+			}
+			return nil, clikit.Usagef("%s: %v", from, err)
 		}
 		c.opt.Encode = enc.Encode
-		return nil
 	}
-	if v := getenv("EP_CHARSET"); v != "" {
-		if err := setCharset("EP_CHARSET", v); err != nil {
-			return nil, err
-		}
-	}
-	c.opt.OutDir = getenv("EP_OUTPUT_DIR")
-	if v := getenv("EP_ETCD_PREFIX"); v != "" {
-		c.etcdPrefix = v
-	}
-	if v := getenv("EP_ETCD_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return nil, &usageError{fmt.Sprintf("EP_ETCD_TIMEOUT=%q: want a positive duration such as 5s", v)}
-		}
-		c.etcdTimeout = d
-	}
-	switch v := getenv("EP_ETCD_WINS"); v {
-	case "", "false", "0":
-	case "true", "1":
-		c.etcdWins = true
-	default:
-		return nil, &usageError{fmt.Sprintf("EP_ETCD_WINS=%q: want true or false", v)}
-	}
-
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			c.command = args[i+1:]
-			break
-		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			c.globs = append(c.globs, a)
-			continue
-		}
-		if strings.HasPrefix(a, "--") {
-			name, val, hasVal := strings.Cut(a[2:], "=")
-			value := func() (string, error) {
-				if hasVal {
-					return val, nil
-				}
-				if i+1 >= len(args) || args[i+1] == "--" {
-					return "", &usageError{fmt.Sprintf("flag --%s needs a value", name)}
-				}
-				i++
-				return args[i], nil
-			}
-			noValue := func() error {
-				if hasVal {
-					return &usageError{fmt.Sprintf("flag --%s takes no value", name)}
-				}
-				return nil
-			}
-			var err error
-			switch name {
-			case "backup":
-				c.opt.Backup, err = true, noValue()
-			case "dry-run":
-				c.opt.DryRun, err = true, noValue()
-			case "strict":
-				c.opt.Strict, err = true, noValue()
-			case "verbose":
-				c.verbose, err = true, noValue()
-			case "etcd-wins":
-				c.etcdWins, err = true, noValue()
-			case "help":
-				return nil, errHelp
-			case "version":
-				return nil, errVersion
-			case "etcd":
-				var v string
-				if v, err = value(); err == nil {
-					if c.etcd = source.SplitEndpoints(v); len(c.etcd) == 0 {
-						err = &usageError{"flag --etcd: no endpoints given"}
-					}
-				}
-			case "etcd-prefix":
-				c.etcdPrefix, err = value()
-			case "output-dir":
-				if c.opt.OutDir, err = value(); err == nil && c.opt.OutDir == "" {
-					err = &usageError{"flag --output-dir: empty directory name"}
-				}
-			case "charset":
-				var v string
-				if v, err = value(); err == nil {
-					err = setCharset("flag --charset", v)
-				}
-			case "etcd-timeout":
-				var v string
-				if v, err = value(); err == nil {
-					if c.etcdTimeout, err = time.ParseDuration(v); err != nil || c.etcdTimeout <= 0 {
-						err = &usageError{fmt.Sprintf("flag --etcd-timeout %q: want a positive duration such as 5s", v)}
-					}
-				}
-			default:
-				err = &usageError{fmt.Sprintf("unknown flag --%s", name)}
-			}
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		// Short flags, combinable as in kreuzwerker's ep (-bv); -c takes
-		// the rest of its word or the next argument (-clatin1, -c latin1).
-		for j, r := range a[1:] {
-			if r == 'c' {
-				v := a[2+j:]
-				if v == "" {
-					if i+1 >= len(args) || args[i+1] == "--" {
-						return nil, &usageError{"flag -c needs a charset name"}
-					}
-					i++
-					v = args[i]
-				}
-				if err := setCharset("flag -c", v); err != nil {
-					return nil, err
-				}
-				break
-			}
-			switch r {
-			case 'b':
-				c.opt.Backup = true
-			case 'd':
-				c.opt.DryRun = true
-			case 's':
-				c.opt.Strict = true
-			case 'v':
-				c.verbose = true
-			case 'h':
-				return nil, errHelp
-			default:
-				return nil, &usageError{fmt.Sprintf("unknown flag -%c in %q", r, a)}
-			}
-		}
+	c.globs, c.command = fs.Args(), nil
+	if d := fs.Dash(); d >= 0 {
+		c.globs, c.command = fs.Args()[:d], fs.Args()[d:]
 	}
 	if len(c.globs) == 0 {
-		return nil, &usageError{"no file globs given (usage: ep [-b] [-d] [-s] [-v] GLOB... [-- COMMAND ARGS...])"}
+		return nil, clikit.Usagef("no file globs given (usage: ep [-b] [-d] [-s] [-v] GLOB... [-- COMMAND ARGS...])")
 	}
 	return c, nil
 }
@@ -240,8 +148,9 @@ type execFunc func(path string, argv, env []string) error
 
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, execve execFunc) int {
 	env := source.NewEnv(environ)
-	getenv := func(name string) string { v, _, _ := env.Lookup(name); return v.S }
-	c, err := parse(args, getenv)
+	// EP_* variables, like the templates' own, may come from NAME_FILE.
+	vars := func(name string) (string, bool) { v, ok, _ := env.Lookup(name); return v.S, ok }
+	c, err := parse(args, vars)
 	switch {
 	case errors.Is(err, errHelp):
 		fmt.Fprint(stdout, usage)
@@ -253,18 +162,18 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		fmt.Fprintf(stderr, "ep: %v\n", err)
 		return 2
 	}
-	level := slog.LevelWarn
+	level := "warn"
 	if c.verbose {
-		level = slog.LevelInfo
+		level = "info"
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log, _ := clikit.NewLogger(stderr, "text", level)
 	c.opt.Log, c.opt.Stdout = log, stdout
 
 	// Find the command first, so a typo in it changes no file.
 	runCommand := len(c.command) > 0 && !c.opt.DryRun
 	path := ""
 	if runCommand {
-		if path, err = findCommand(c.command[0], getenv("PATH")); err != nil {
+		if path, err = findCommand(c.command[0], pathOf(vars)); err != nil {
 			fmt.Fprintf(stderr, "ep: command %q: %v (no file was changed)\n", c.command[0], err)
 			return 2
 		}
@@ -299,6 +208,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	err = execve(path, c.command, environ)
 	fmt.Fprintf(stderr, "ep: files rendered, but exec %s: %v\n", path, err)
 	return 1
+}
+
+// pathOf is PATH as vars has it.
+func pathOf(vars clikit.Lookup) string {
+	p, _ := vars("PATH")
+	return p
 }
 
 // findCommand finds what exec would run: a name with a slash as the path it

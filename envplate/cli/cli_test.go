@@ -5,10 +5,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"cronbox/clikit"
 )
 
 func TestParse(t *testing.T) {
-	none := func(string) string { return "" }
+	none := func(string) (string, bool) { return "", false }
 	for _, c := range []struct {
 		args []string
 		env  map[string]string
@@ -45,14 +47,13 @@ func TestParse(t *testing.T) {
 		{[]string{"g"}, map[string]string{"EP_ETCD_TIMEOUT": "5"}, nil, `EP_ETCD_TIMEOUT="5"`},
 		{[]string{"g"}, map[string]string{"EP_ETCD_WINS": "yes"}, nil, `EP_ETCD_WINS="yes"`},
 	} {
-		getenv := none
+		lookup := none
 		if c.env != nil {
-			getenv = func(k string) string { return c.env[k] }
+			lookup = func(k string) (string, bool) { v, ok := c.env[k]; return v, ok }
 		}
-		cfg, err := parse(c.args, getenv)
+		cfg, err := parse(c.args, lookup)
 		if c.err != "" {
-			var ue *usageError
-			if err == nil || !strings.Contains(err.Error(), c.err) || !errors.As(err, &ue) {
+			if err == nil || !strings.Contains(err.Error(), c.err) || !clikit.IsUsage(err) {
 				t.Errorf("parse %v: error %v, want a usage error containing %q", c.args, err, c.err)
 			}
 			continue

@@ -47,11 +47,3 @@ func TestEnvAndFiles(t *testing.T) {
 		}
 	}
 }
-
-func TestSplitEndpoints(t *testing.T) {
-	got := SplitEndpoints(` "http://a:2379","http://b:2379" http://c:2379,, `)
-	want := []string{"http://a:2379", "http://b:2379", "http://c:2379"}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Fatalf("SplitEndpoints = %q, want %q", got, want)
-	}
-}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"cronbox/clikit"
 	"cronbox/envplate/subst"
 	"cronbox/testkit"
 	"cronbox/testkit/etcdtest"
@@ -38,7 +39,7 @@ func TestLoadEtcd(t *testing.T) {
 	})
 	log := slog.New(slog.DiscardHandler)
 	// Quoted, as the original image's ETCD_MACHINES was.
-	m, err := LoadEtcd(context.Background(), log, SplitEndpoints(`"`+endpoint+`"`), "/cronbox/", 5*time.Second)
+	m, err := LoadEtcd(context.Background(), log, clikit.ParseEndpoints(`"`+endpoint+`"`), "/cronbox/", 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func TestScheduleAndCommandForms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sched, from, command, err := splitArgs(o, args, tc.env)
+			sched, from, command, err := splitArgs(o, args)
 			if err != nil {
 				t.Fatal(err)
 			}

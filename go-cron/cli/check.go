@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"cronbox/clikit"
 	"cronbox/go-cron/schedule"
 )
 
@@ -20,28 +21,28 @@ type checkOptions struct {
 
 const maxCheckCount = 1000
 
-func (c *checkOptions) flags(str func(p *string, name, env, def, help string), integer func(p *int, name, env string, def int, help string)) {
-	str(&c.from, "from", "GOCRON_CHECK_FROM", "", `with --check: list fire times after this time instead of now (RFC 3339 "2026-03-29T00:00:00+01:00", or "2026-03-29T00:00:00" / "2026-03-29" in the schedule's zone)`)
-	integer(&c.count, "count", "GOCRON_CHECK_COUNT", 3, "with --check: how many fire times to list (1 to 1000)")
+func (c *checkOptions) flags(fs *clikit.FlagSet) {
+	fs.String(&c.from, "from", "", `with --check: list fire times after this time instead of now (RFC 3339 "2026-03-29T00:00:00+01:00", or "2026-03-29T00:00:00" / "2026-03-29" in the schedule's zone)`, "GOCRON_CHECK_FROM")
+	fs.Int(&c.count, "count", 3, "with --check: how many fire times to list (1 to 1000)", "GOCRON_CHECK_COUNT")
 }
 
 // validate checks the values; --from and --count are refused without
 // --check (their variables are only read with it).
-func (c *checkOptions) validate(check bool, set map[string]bool, origin func(name, value string) string) error {
+func (c *checkOptions) validate(check bool, fs *clikit.FlagSet) error {
 	if !check {
 		for _, n := range []string{"from", "count"} {
-			if set[n] {
+			if fs.Given(n) {
 				return usagef("--%s works with --check only", n)
 			}
 		}
 		return nil
 	}
 	if c.count < 1 || c.count > maxCheckCount {
-		return usagef("%s: want 1 to %d fire times", origin("count", strconv.Itoa(c.count)), maxCheckCount)
+		return usagef("%s: want 1 to %d fire times", fs.Quote("count"), maxCheckCount)
 	}
 	if c.from != "" {
 		if _, err := parseFrom(c.from, time.UTC); err != nil {
-			return usagef("%s: %v", origin("from", c.from), err)
+			return usagef("%s: %v", fs.Quote("from"), err)
 		}
 	}
 	return nil
@@ -70,9 +71,9 @@ func parseFrom(s string, loc *time.Location) (time.Time, error) {
 //	go-cron: 5 fields: the original go-cron read 5 fields seconds first (every 5th second): for that, write "*/5 * * * * *" or set GOCRON_FIELDS=seconds
 //	go-cron: next 3 fire times after 2026-11-27T13:36:25Z:
 //	go-cron:   2026-11-27T13:40:00Z Fri
-func checkOnly(o *options, environ []string, schedText, schedFrom string, sched *schedule.Schedule, command []string, stdout io.Writer, log *slog.Logger) (int, error) {
+func checkOnly(o *options, schedText, schedFrom string, sched *schedule.Schedule, command []string, stdout io.Writer, log *slog.Logger) (int, error) {
 	if o.lock.enabled() {
-		if _, err := o.lock.config(o, environ, log); err != nil {
+		if _, err := o.lock.config(o, log); err != nil {
 			return 2, err
 		}
 	}

@@ -46,11 +46,3 @@ func recordStatusAddr(o *options, addr string, log *slog.Logger) func() {
 	}
 	return func() { os.Remove(o.statusFile) }
 }
-
-// flagOrEnv names where option name's value came from, for a usage error.
-func flagOrEnv(name string, envOf map[string]string, set map[string]bool) string {
-	if env := envOf[name]; env != "" && !set[name] {
-		return env + "="
-	}
-	return "--" + name
-}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"cronbox/clikit"
 	"cronbox/go-cron/lock"
 	"cronbox/go-cron/run"
 	"cronbox/go-cron/scheduler"
@@ -25,28 +25,24 @@ type lockOptions struct {
 	user                 string
 }
 
-func (lo *lockOptions) flags(
-	str func(p *string, name, env, def, help string),
-	dur func(p *time.Duration, name, env string, def time.Duration, help string),
-	boolean func(p *bool, name, env, help string),
-) {
-	str(&lo.etcd, "lock-etcd", "GOCRON_LOCK_ETCD", "", "etcd endpoints (comma-separated): run each slot on one replica only, under a lease lock")
-	str(&lo.name, "lock-name", "GOCRON_LOCK_NAME", "", "the lock's name, the same on every replica of this job (required with --lock-etcd)")
-	str(&lo.instance, "lock-instance", "GOCRON_LOCK_INSTANCE", "", "this replica's id in the lock (default: hostname, with :pid unless PID 1)")
-	dur(&lo.ttl, "lock-ttl", "GOCRON_LOCK_TTL", 10*time.Second, "lease TTL: how soon another replica takes over from a dead holder (whole seconds, at least 2s)")
-	dur(&lo.timeout, "lock-timeout", "GOCRON_LOCK_TIMEOUT", 3*time.Second, "deadline of each etcd request")
-	boolean(&lo.failOpen, "lock-fail-open", "GOCRON_LOCK_FAIL_OPEN", "run anyway when etcd is unreachable (default: fail closed: don't run, answer 503)")
-	str(&lo.cacert, "lock-cacert", "GOCRON_LOCK_CACERT", "", "CA bundle to verify etcd's certificate (as etcdctl --cacert)")
-	str(&lo.cert, "lock-cert", "GOCRON_LOCK_CERT", "", "client certificate for etcd (as etcdctl --cert)")
-	str(&lo.key, "lock-key", "GOCRON_LOCK_KEY", "", "client key for etcd (as etcdctl --key)")
-	str(&lo.user, "lock-user", "GOCRON_LOCK_USER", "", "etcd user, or user:password (as etcdctl --user); the password may also come from GOCRON_LOCK_PASSWORD or GOCRON_LOCK_PASSWORD_FILE")
+func (lo *lockOptions) flags(fs *clikit.FlagSet) {
+	fs.String(&lo.etcd, "lock-etcd", "", "etcd endpoints (comma-separated): run each slot on one replica only, under a lease lock", "GOCRON_LOCK_ETCD")
+	fs.String(&lo.name, "lock-name", "", "the lock's name, the same on every replica of this job (required with --lock-etcd)", "GOCRON_LOCK_NAME")
+	fs.String(&lo.instance, "lock-instance", "", "this replica's id in the lock (default: hostname, with :pid unless PID 1)", "GOCRON_LOCK_INSTANCE")
+	fs.Duration(&lo.ttl, "lock-ttl", 10*time.Second, "lease TTL: how soon another replica takes over from a dead holder (whole seconds, at least 2s)", "GOCRON_LOCK_TTL")
+	fs.Duration(&lo.timeout, "lock-timeout", 3*time.Second, "deadline of each etcd request", "GOCRON_LOCK_TIMEOUT")
+	fs.Bool(&lo.failOpen, "lock-fail-open", false, "run anyway when etcd is unreachable (default: fail closed: don't run, answer 503)", "GOCRON_LOCK_FAIL_OPEN")
+	fs.String(&lo.cacert, "lock-cacert", "", "CA bundle to verify etcd's certificate (as etcdctl --cacert)", "GOCRON_LOCK_CACERT")
+	fs.String(&lo.cert, "lock-cert", "", "client certificate for etcd (as etcdctl --cert)", "GOCRON_LOCK_CERT")
+	fs.String(&lo.key, "lock-key", "", "client key for etcd (as etcdctl --key)", "GOCRON_LOCK_KEY")
+	fs.String(&lo.user, "lock-user", "", "etcd user, or user:password (as etcdctl --user); the password may also come from GOCRON_LOCK_PASSWORD or GOCRON_LOCK_PASSWORD_FILE", "GOCRON_LOCK_USER")
 }
 
 func (lo *lockOptions) enabled() bool { return lo.etcd != "" }
 
 // config checks the lock options against the rest and builds the lock's
 // configuration; errors are usage errors (exit status 2).
-func (lo *lockOptions) config(o *options, environ []string, log *slog.Logger) (lock.Config, error) {
+func (lo *lockOptions) config(o *options, log *slog.Logger) (lock.Config, error) {
 	if lo.name == "" {
 		return lock.Config{}, usagef("--lock-etcd needs --lock-name (or GOCRON_LOCK_NAME): the name every replica of this job shares")
 	}
@@ -64,19 +60,12 @@ func (lo *lockOptions) config(o *options, environ []string, log *slog.Logger) (l
 	if lo.timeout <= 0 {
 		return lock.Config{}, usagef("--lock-timeout %s: must be positive", lo.timeout)
 	}
-	password, _ := getenv(environ, "GOCRON_LOCK_PASSWORD")
-	if file, ok := getenv(environ, "GOCRON_LOCK_PASSWORD_FILE"); ok && file != "" {
-		if password != "" {
-			return lock.Config{}, usagef("GOCRON_LOCK_PASSWORD and GOCRON_LOCK_PASSWORD_FILE: give one of them")
-		}
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return lock.Config{}, usagef("GOCRON_LOCK_PASSWORD_FILE: %v", err)
-		}
-		password = strings.TrimRight(string(b), "\r\n")
+	password, _, err := clikit.Secret(o.lookup, "GOCRON_LOCK_PASSWORD")
+	if err != nil {
+		return lock.Config{}, err
 	}
 	cfg := lock.Config{
-		Endpoints: lock.ParseEndpoints(lo.etcd), Name: lo.name, Instance: lo.instance,
+		Endpoints: clikit.ParseEndpoints(lo.etcd), Name: lo.name, Instance: lo.instance,
 		TTL: lo.ttl, Timeout: lo.timeout, FailOpen: lo.failOpen, MaxOutput: o.tail,
 		CACert: lo.cacert, Cert: lo.cert, Key: lo.key, User: lo.user, Password: password,
 		Log: log,
@@ -140,12 +129,7 @@ func (g *lockGate) Enter(ctx context.Context, slot time.Time) (func(context.Cont
 	}
 	return func(ctx context.Context, r run.Result) {
 		close(done)
-		err := c.Finish(ctx, lock.Run{
-			ExitStatus: r.ExitStatus, Signal: r.Signal, Error: r.Error, TimedOut: r.TimedOut, Stopped: r.Stopped,
-			Stdout: r.Stdout, Stderr: r.Stderr, Pid: r.Pid, StartingTime: r.Start, ExitTime: r.End,
-			Report: r.Report,
-		})
-		if err != nil {
+		if err := c.Finish(ctx, r); err != nil {
 			g.log.Warn("could not record the run in etcd; the replicas will report it lost once its lease expires", "slot", at, "err", err)
 		}
 	}, nil
@@ -173,18 +157,9 @@ func (g *lockGate) publish() {
 	if !s.HeldSlot.IsZero() {
 		view.HeldSlot = s.HeldSlot.UTC().Format(time.RFC3339)
 	}
-	sh := status.Shared{Reachable: s.Reachable, Holding: s.Holding}
+	sh := status.Shared{Reachable: s.Reachable, Holding: s.Holding, Last: s.Last}
 	if s.Last != nil {
 		view.LastRunBy = s.Last.Instance
-		sh.Last = &status.SharedRun{
-			Result: run.Result{
-				Pid: s.Last.Pid, Start: s.Last.StartingTime, End: s.Last.ExitTime,
-				ExitStatus: s.Last.ExitStatus, Signal: s.Last.Signal, TimedOut: s.Last.TimedOut, Stopped: s.Last.Stopped,
-				Error: s.Last.Error, Stdout: s.Last.Stdout, Stderr: s.Last.Stderr,
-				Report: s.Last.Report,
-			},
-			Instance: s.Last.Instance, Slot: s.Last.Slot, Outcome: s.Last.Outcome,
-		}
 	}
 	g.st.SetShared(sh)
 	g.st.SetSection("Lock", view, problem)
@@ -206,7 +181,11 @@ type lockJSON struct {
 	LastSkip  string `json:",omitempty"` // the last slot this replica skipped because another held it
 }
 
-func (g *lockGate) close() { g.l.Close() }
+func (g *lockGate) close() {
+	if g != nil {
+		g.l.Close()
+	}
+}
 
 // jobEnv is the job's environment: go-cron's own, without the lock's
 // password, plus GOCRON_SLOT (the scheduled time the run is for, UTC) and,

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"cronbox/go-cron/run"
 )
 
 // holdRenewals passes every request to the real transport except lease
@@ -58,7 +60,7 @@ func TestCloseDuringKeepAlive(t *testing.T) {
 		t.Errorf("after Close the claim's lease is not reported lost")
 	}
 	// A finish after Close says it could not record the run; no panic.
-	if err := c.Finish(context.Background(), Run{ExitStatus: 0}); err == nil {
+	if err := c.Finish(context.Background(), run.Result{ExitStatus: 0}); err == nil {
 		t.Errorf("Finish after Close: no error")
 	}
 }

@@ -58,20 +58,6 @@ func validName(s string) bool {
 	return true
 }
 
-// ParseEndpoints reads an endpoint list as users write it: comma or space
-// separated, optionally quoted as the original image's ETCD_MACHINES was.
-func ParseEndpoints(s string) []string {
-	var out []string
-	for _, f := range strings.FieldsFunc(strings.Trim(strings.TrimSpace(s), `"'`), func(r rune) bool {
-		return r == ',' || r == ' ' || r == '\t' || r == '\n'
-	}) {
-		if f = strings.Trim(f, `"'`); f != "" {
-			out = append(out, strings.TrimSuffix(f, "/"))
-		}
-	}
-	return out
-}
-
 // withDefaults fills in the defaults and splits etcdctl's "user:password".
 func (c Config) withDefaults() Config {
 	if c.TTL == 0 {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"cronbox/go-cron/run"
 )
 
 // Skipped is Claim's answer when another instance has the slot, or when
@@ -40,13 +42,13 @@ type State struct {
 	Name      string
 	Instance  string
 	FailOpen  bool
-	Reachable bool      // the last request to etcd succeeded
-	Reason    string    // why etcd is unreachable, when it is not
-	Checked   time.Time // the last successful request
-	Holding   bool      // this instance holds the lock (is running a slot)
-	Holder    string    // the instance running a slot now, "" when none
-	HeldSlot  time.Time // the slot Holder is running
-	Last      *Run      // the last finished slot, wherever it ran; nil before the first
+	Reachable bool        // the last request to etcd succeeded
+	Reason    string      // why etcd is unreachable, when it is not
+	Checked   time.Time   // the last successful request
+	Holding   bool        // this instance holds the lock (is running a slot)
+	Holder    string      // the instance running a slot now, "" when none
+	HeldSlot  time.Time   // the slot Holder is running
+	Last      *run.Record // the last finished slot, wherever it ran; nil before the first
 }
 
 // Locker claims slots for one job on behalf of one instance. It is safe for
@@ -195,7 +197,7 @@ func (l *Locker) unreachable(err error) {
 	l.changed()
 }
 
-func (l *Locker) setLast(r *Run) {
+func (l *Locker) setLast(r *run.Record) {
 	l.mu.Lock()
 	l.state.Last = r
 	l.mu.Unlock()
@@ -349,12 +351,12 @@ func (l *Locker) settle(ctx context.Context, cli *etcdClient, curKV *keyValue) e
 	}
 	now := l.cfg.Now().UTC()
 	reason := fmt.Sprintf("instance %s stopped renewing its lease while running; outcome unknown", cur.Instance)
-	run := Run{Instance: cur.Instance, Slot: cur.Slot, Outcome: StateLost, ExitStatus: -1, Error: reason,
-		StartingTime: cur.Claimed, ExitTime: now}
+	last := run.Record{Instance: cur.Instance, Slot: cur.Slot, Outcome: StateLost,
+		Result: run.Result{ExitStatus: -1, Error: reason, Start: cur.Claimed, End: now}}
 	rec := cur
-	rec.State, rec.Reason, rec.ExitStatus = StateLost, reason, &run.ExitStatus
+	rec.State, rec.Reason, rec.ExitStatus = StateLost, reason, &last.ExitStatus
 	rb, _ := json.Marshal(rec)
-	lb, _ := json.Marshal(run)
+	lb, _ := json.Marshal(last)
 	resp, err := cli.txn(ctx,
 		[]compare{modifiedAt(l.keys.current, int64(curKV.ModRevision)), createdAt(l.keys.holder, 0)},
 		[]requestOp{opPut(l.keys.slot(cur.Slot), rb, 0), opPut(l.keys.last, lb, 0), opDelete(l.keys.current, "")},
@@ -365,7 +367,7 @@ func (l *Locker) settle(ctx context.Context, cli *etcdClient, curKV *keyValue) e
 	}
 	if resp.Succeeded {
 		l.log.Warn("slot lost: its holder's lease expired mid-run", "slot", cur.Slot, "holder", cur.Instance)
-		l.setLast(&run)
+		l.setLast(&last)
 	}
 	return nil
 }
@@ -467,9 +469,9 @@ func (l *Locker) refresh(ctx context.Context) error {
 		return fmt.Errorf("read lock state: %w", err)
 	}
 	holderKV, curKV, lastKV := resp.kv(0), resp.kv(1), resp.kv(2)
-	var last *Run
+	var last *run.Record
 	if lastKV != nil {
-		last = new(Run)
+		last = new(run.Record)
 		if err := json.Unmarshal(lastKV.Value, last); err != nil {
 			return fmt.Errorf("last: bad record: %w", err)
 		}
@@ -540,17 +542,18 @@ func (c *Claim) Lost() <-chan struct{} {
 // Finish records the run's result in etcd (slot record and last), releases
 // the lock and revokes the lease. Call it exactly once per claim; later
 // calls do nothing.
-func (c *Claim) Finish(ctx context.Context, r Run) error {
+func (c *Claim) Finish(ctx context.Context, res run.Result) error {
 	err := errors.New("lock: claim already finished")
-	c.once.Do(func() { err = c.finish(ctx, r) })
+	c.once.Do(func() { err = c.finish(ctx, res) })
 	return err
 }
 
-func (c *Claim) finish(ctx context.Context, r Run) error {
+func (c *Claim) finish(ctx context.Context, res run.Result) error {
 	l := c.l
-	r.Instance, r.Slot, r.Outcome = l.cfg.Instance, c.slot, StateDone
+	r := run.Record{Instance: l.cfg.Instance, Slot: c.slot, Outcome: StateDone, Result: res}
 	r.Stdout, r.Stderr = tail(r.Stdout, l.cfg.MaxOutput), tail(r.Stderr, l.cfg.MaxOutput)
-	rec := Record{Slot: c.slot, State: StateDone, Instance: l.cfg.Instance, Claimed: r.StartingTime.UTC(), ExitStatus: &r.ExitStatus}
+	r.ReportError = ""
+	rec := Record{Slot: c.slot, State: StateDone, Instance: l.cfg.Instance, Claimed: r.Start.UTC(), ExitStatus: &r.ExitStatus}
 	if !c.locked {
 		rec.Reason = "ran without the lock (fail-open): " + c.reason
 	}

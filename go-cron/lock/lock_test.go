@@ -16,6 +16,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"cronbox/go-cron/run"
 	"cronbox/testkit"
 	"cronbox/testkit/etcdtest"
 )
@@ -98,7 +99,7 @@ func TestEachSlotClaimedOnce(t *testing.T) {
 			}
 		}
 		winners[winner]++
-		if err := c.Finish(ctx, Run{ExitStatus: 0, Stdout: fmt.Sprintf("slot %d\n", i), StartingTime: slot, ExitTime: slot}); err != nil {
+		if err := c.Finish(ctx, run.Result{ExitStatus: 0, Stdout: fmt.Sprintf("slot %d\n", i), Start: slot, End: slot}); err != nil {
 			t.Fatalf("finish: %v", err)
 		}
 	}
@@ -132,7 +133,7 @@ func TestOverlapIsSkippedAndRecorded(t *testing.T) {
 	if st := b.State(); st.Holder != "a" || !st.HeldSlot.Equal(t0) || st.Holding {
 		t.Errorf("b's view while a runs: %+v", st)
 	}
-	if err := ca.Finish(ctx, Run{ExitStatus: 0}); err != nil {
+	if err := ca.Finish(ctx, run.Result{ExitStatus: 0}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.Claim(ctx, t0.Add(time.Second))
@@ -143,7 +144,7 @@ func TestOverlapIsSkippedAndRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatalf("next slot after the run ended: %v", err)
 	}
-	cc.Finish(ctx, Run{})
+	cc.Finish(ctx, run.Result{})
 }
 
 // Every replica reports the same Last, wherever the run happened.
@@ -151,12 +152,12 @@ func TestLastIsShared(t *testing.T) {
 	srv := startEtcd(t, nil)
 	ctx := context.Background()
 	a, b := newLocker(t, srv.endpoint, "a"), newLocker(t, srv.endpoint, "b")
-	for i, want := range []Run{
-		{ExitStatus: 3, Stdout: "out", Stderr: "boom", Pid: 42},
-		{ExitStatus: 0, Stdout: "fine"},
+	for i, want := range []run.Record{
+		{Result: run.Result{ExitStatus: 3, Stdout: "out", Stderr: "boom", Pid: 42}},
+		{Result: run.Result{ExitStatus: 0, Stdout: "fine"}},
 	} {
 		slot := t0.Add(time.Duration(i) * time.Minute)
-		want.StartingTime, want.ExitTime = slot, slot.Add(time.Second)
+		want.Start, want.End = slot, slot.Add(time.Second)
 		c, err := a.Claim(ctx, slot)
 		if err != nil {
 			t.Fatal(err)
@@ -164,7 +165,7 @@ func TestLastIsShared(t *testing.T) {
 		if !a.State().Holding {
 			t.Error("a holds the lock but State().Holding is false")
 		}
-		if err := c.Finish(ctx, want); err != nil {
+		if err := c.Finish(ctx, want.Result); err != nil {
 			t.Fatal(err)
 		}
 		if a.State().Holding {
@@ -233,7 +234,7 @@ func TestDeadHolderIsSettledAsLost(t *testing.T) {
 	if s := skippedBy(t, err); s.State != StateLost || s.HeldBy != "a" {
 		t.Errorf("reclaiming the lost slot: %+v", s)
 	}
-	if err := cb.Finish(ctx, Run{ExitStatus: 0}); err != nil {
+	if err := cb.Finish(ctx, run.Result{ExitStatus: 0}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -258,7 +259,7 @@ func TestRefreshSettlesAndLateFinish(t *testing.T) {
 		}
 		return nil
 	})
-	if err := ca.Finish(ctx, Run{ExitStatus: 0}); err != nil {
+	if err := ca.Finish(ctx, run.Result{ExitStatus: 0}); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Refresh(ctx); err != nil {
@@ -271,7 +272,7 @@ func TestRefreshSettlesAndLateFinish(t *testing.T) {
 	if s := skippedBy(t, err); s.State != StateDone || s.HeldBy != "a" {
 		t.Errorf("slot record after the late finish: %+v", s)
 	}
-	if err := ca.Finish(ctx, Run{}); err == nil {
+	if err := ca.Finish(ctx, run.Result{}); err == nil {
 		t.Error("second Finish succeeded")
 	}
 }
@@ -312,7 +313,7 @@ func TestEtcdDownAndBack(t *testing.T) {
 	if err != nil || c.Locked() || c.Reason() == "" {
 		t.Fatalf("fail-open claim with etcd down: %v, %+v", err, c)
 	}
-	if err := c.Finish(ctx, Run{ExitStatus: 0}); err == nil {
+	if err := c.Finish(ctx, run.Result{ExitStatus: 0}); err == nil {
 		t.Error("recording an unlocked run with etcd down reported success")
 	}
 	if l := open.State().Last; l == nil || !l.OK() {
@@ -325,7 +326,7 @@ func TestEtcdDownAndBack(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return c.Finish(ctx, Run{ExitStatus: 0})
+		return c.Finish(ctx, run.Result{ExitStatus: 0})
 	})
 	if !closed.State().Reachable {
 		t.Error("still unreachable after a successful claim")
@@ -343,7 +344,7 @@ func TestOldSlotsArePruned(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.Finish(ctx, Run{}); err != nil {
+		if err := c.Finish(ctx, run.Result{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -370,7 +371,7 @@ func TestOutputIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Finish(ctx, Run{Stdout: strings.Repeat("x", 100) + "0123456789", Stderr: "short"}); err != nil {
+	if err := c.Finish(ctx, run.Result{Stdout: strings.Repeat("x", 100) + "0123456789", Stderr: "short"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Refresh(ctx); err != nil {
@@ -455,7 +456,7 @@ func TestTLSAndAuth(t *testing.T) {
 				if err != nil {
 					t.Fatalf("claim: %v", err)
 				}
-				if err := c.Finish(ctx, Run{}); err != nil {
+				if err := c.Finish(ctx, run.Result{}); err != nil {
 					t.Fatal(err)
 				}
 				return
@@ -507,18 +508,6 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestParseEndpoints(t *testing.T) {
-	for in, want := range map[string]string{
-		`"http://a:2379,http://b:2379"`: "[http://a:2379 http://b:2379]",
-		"http://a:2379/ http://b:2379":  "[http://a:2379 http://b:2379]",
-		"":                              "[]",
-	} {
-		if got := fmt.Sprint(ParseEndpoints(in)); got != want {
-			t.Errorf("ParseEndpoints(%q) = %s, want %s", in, got, want)
-		}
-	}
-}
-
 // BenchmarkClaimFinish measures what the lock adds to every run: grant,
 // claim transaction, finish transaction and revoke against one local member.
 func BenchmarkClaimFinish(b *testing.B) {
@@ -537,7 +526,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 			b.Fatal(err)
 		}
 		mid := time.Now()
-		if err := c.Finish(ctx, Run{}); err != nil {
+		if err := c.Finish(ctx, run.Result{}); err != nil {
 			b.Fatal(err)
 		}
 		claim += mid.Sub(start)
@@ -570,7 +559,7 @@ func TestClusterOfEtcd34(t *testing.T) {
 				switch {
 				case err == nil:
 					winners = append(winners, l.Instance())
-					if err := c.Finish(ctx, Run{}); err != nil {
+					if err := c.Finish(ctx, run.Result{}); err != nil {
 						t.Errorf("finish: %v", err)
 					}
 				case errors.As(err, &u):

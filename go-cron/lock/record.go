@@ -1,43 +1,18 @@
 package lock
 
 import (
-	"encoding/json"
 	"time"
+
+	"cronbox/go-cron/run"
 )
 
 // Slot states as stored in slot/<time> records.
 const (
-	StateRunning = "running" // claimed; the holder's lease is (or was) alive
-	StateDone    = "done"    // ran to completion here or elsewhere; see ExitStatus
-	StateLost    = "lost"    // the holder's lease expired mid-run: outcome unknown
-	StateSkipped = "skipped" // not run: another slot was still running
+	StateRunning = "running"       // claimed; the holder's lease is (or was) alive
+	StateDone    = run.OutcomeDone // ran to completion here or elsewhere; see ExitStatus
+	StateLost    = run.OutcomeLost // the holder's lease expired mid-run: outcome unknown
+	StateSkipped = "skipped"       // not run: another slot was still running
 )
-
-// Run is one finished run as every replica reports it: the seed's Last
-// fields (same JSON names) plus where and for which slot it ran.
-type Run struct {
-	Instance     string    `json:"Instance"`
-	Slot         time.Time `json:"Slot"`
-	Outcome      string    `json:"Outcome"` // done or lost
-	ExitStatus   int       `json:"Exit_status"`
-	Signal       string    `json:"Signal,omitempty"`
-	TimedOut     bool      `json:"TimedOut,omitempty"`
-	Stopped      bool      `json:"Stopped,omitempty"`
-	Error        string    `json:"Error,omitempty"`
-	Stdout       string    `json:"Stdout"`
-	Stderr       string    `json:"Stderr"`
-	Pid          int       `json:"Pid"`
-	StartingTime time.Time `json:"StartingTime"`
-	ExitTime     time.Time `json:"ExitTime"`
-	// Report is what the job wrote to GOCRON_RESULT_FILE (at most 64 KiB,
-	// masked), so every replica shows the last good backup.
-	Report json.RawMessage `json:"Report,omitempty"`
-}
-
-// OK reports whether the run succeeded.
-func (r Run) OK() bool {
-	return r.Outcome == StateDone && r.ExitStatus == 0 && r.Signal == "" && r.Error == ""
-}
 
 // Record is one slot's record (and, with State running, the value of
 // current).

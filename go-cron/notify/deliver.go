@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"cronbox/clikit/backoff"
 )
 
 // item is one message for one destination: what it is (for the log and
@@ -131,7 +133,7 @@ func (c *channel) work() {
 // (at most maxBackoff) while the error is not permanent.
 func (c *channel) deliver(it item) {
 	n := c.n
-	wait := n.cfg.Backoff
+	b := backoff.New(n.cfg.Backoff, maxBackoff)
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(n.sendCtx, n.cfg.Timeout)
 		err := it.send(ctx)
@@ -160,6 +162,7 @@ func (c *channel) deliver(it item) {
 			n.changed()
 			return
 		}
+		wait := b.Next()
 		n.log.Warn("notification failed; will retry", "channel", c.kind, "url", c.display, "what", it.what, "attempt", attempt+1, "retry_in", wait, "err", msg)
 		n.setLastError(LastError{Channel: c.kind, URL: c.display, What: it.what, Error: msg, Time: n.cfg.Now().UTC().Format(time.RFC3339)})
 		n.changed()
@@ -172,7 +175,6 @@ func (c *channel) deliver(it item) {
 			// Stopping: try again at once while Close's deadline lasts.
 			t.Stop()
 		}
-		wait = min(2*wait, maxBackoff)
 	}
 }
 

@@ -55,21 +55,24 @@ type Config struct {
 	ResultDir string
 }
 
-// Result is one finished run.
+// Result is one finished run. Its JSON (the original go-cron's key names)
+// is how the replicas of a locked job share it in etcd (see Record).
 type Result struct {
-	Pid        int
-	Start, End time.Time
-	ExitStatus int    // 0–255; 128+n when killed by signal n; 126/127 when it could not start
-	Signal     string // "SIGKILL" when a signal ended it
-	TimedOut   bool
-	Stopped    bool   // ended by go-cron's own shutdown
-	Error      string // why it could not start, or what went wrong around it
-	Stdout     string // masked tails
-	Stderr     string
+	Pid        int       `json:"Pid"`
+	Start      time.Time `json:"StartingTime"`
+	End        time.Time `json:"ExitTime"`
+	ExitStatus int       `json:"Exit_status"`      // 0–255; 128+n when killed by signal n; 126/127 when it could not start
+	Signal     string    `json:"Signal,omitempty"` // "SIGKILL" when a signal ended it
+	TimedOut   bool      `json:"TimedOut,omitempty"`
+	Stopped    bool      `json:"Stopped,omitempty"` // ended by go-cron's own shutdown
+	Error      string    `json:"Error,omitempty"`   // why it could not start, or what went wrong around it
+	Stdout     string    `json:"Stdout"`            // masked tails
+	Stderr     string    `json:"Stderr"`
 	// Report is the JSON object the job wrote to GOCRON_RESULT_FILE (nil:
-	// none), masked; ReportError says why a file it wrote was not used.
-	Report      json.RawMessage
-	ReportError string
+	// none), masked; ReportError says why a file it wrote was not used
+	// (this replica's business: not shared).
+	Report      json.RawMessage `json:"Report,omitempty"`
+	ReportError string          `json:"-"`
 }
 
 // OK reports whether the run succeeded.
@@ -88,24 +91,21 @@ func (s StopSignal) Error() string { return "stopped by " + SignalName(s.Signal)
 // the job has started. Cancelling ctx stops the job: the cause's signal (see
 // StopSignal) goes to its process group, then SIGKILL after the grace period.
 func Run(ctx context.Context, c Config, started func(pid int, start time.Time)) Result {
-	now := c.Now
-	if now == nil {
-		now = time.Now
+	if c.Now == nil {
+		c.Now = time.Now
 	}
-	log := c.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
 	}
 	out := c.Output
 	if out == nil {
 		out = NewOutput(c.Tail, c.Redactor)
 	}
-	outTail, errTail := out.Stdout, out.Stderr
-	res := Result{Start: now()}
-	rf := newResultFile(c.ResultDir, log)
+	res := Result{Start: c.Now()}
+	rf := newResultFile(c.ResultDir, c.Log)
 	finish := func() Result {
-		res.End = now()
-		res.Stdout, res.Stderr = outTail.String(), errTail.String()
+		res.End = c.Now()
+		res.Stdout, res.Stderr = out.Stdout.String(), out.Stderr.String()
 		res.Report, res.ReportError = rf.read(c.Redactor)
 		return res
 	}
@@ -113,12 +113,49 @@ func Run(ctx context.Context, c Config, started func(pid int, start time.Time)) 
 		res.ExitStatus, res.Error = 127, "no command"
 		return finish()
 	}
+	p, err := start(c, rf.env(c.Env), out)
+	if err != nil {
+		res.ExitStatus = 126
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+			res.ExitStatus = 127
+		}
+		res.Error = fmt.Sprintf("start %s: %v", c.Command[0], err)
+		return finish()
+	}
+	if c.Guard != nil {
+		defer c.Guard.Release(p.pid)
+	}
+	res.Pid = p.pid
+	if started != nil {
+		started(p.pid, res.Start)
+	}
+	res.TimedOut, res.Stopped = p.supervise(ctx)
+	p.drain()
+	res.ExitStatus, res.Signal = p.exitStatus()
+	return finish()
+}
 
+// proc is the job's process and its process group while Run watches them.
+type proc struct {
+	cmd *exec.Cmd
+	pid int
+	c   Config
+	log *slog.Logger
+
+	waited    chan error
+	signalled bool             // the group has been asked to stop
+	kill      <-chan time.Time // fires when the grace period after that ends
+	killNow   <-chan struct{}  // Config.Kill, until used
+}
+
+// start forks the job in a process group of its own, with the guard's
+// blessing when there is a reaper to keep away.
+func start(c Config, env []string, out *Output) (*proc, error) {
 	cmd := exec.Command(c.Command[0], c.Command[1:]...)
-	cmd.Env = rf.env(c.Env)
+	cmd.Env = env
 	cmd.Stdin = nil
-	cmd.Stdout = tee{live: c.Stdout, tail: outTail}
-	cmd.Stderr = tee{live: c.Stderr, tail: errTail}
+	cmd.Stdout = tee{live: c.Stdout, tail: out.Stdout}
+	cmd.Stderr = tee{live: c.Stderr, tail: out.Stderr}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// A grandchild that inherited stdout keeps the pipe open after the job
 	// exits; without WaitDelay, Wait would block until it exits too.
@@ -126,7 +163,6 @@ func Run(ctx context.Context, c Config, started func(pid int, start time.Time)) 
 	if cmd.WaitDelay <= 0 {
 		cmd.WaitDelay = time.Second
 	}
-
 	fork := func() (int, error) {
 		if err := cmd.Start(); err != nil {
 			return 0, err
@@ -140,123 +176,118 @@ func Run(ctx context.Context, c Config, started func(pid int, start time.Time)) 
 		_, err = fork()
 	}
 	if err != nil {
-		res.ExitStatus = 126
-		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
-			res.ExitStatus = 127
-		}
-		res.Error = fmt.Sprintf("start %s: %v", c.Command[0], err)
-		return finish()
+		return nil, err
 	}
-	pid := cmd.Process.Pid
-	if c.Guard != nil {
-		defer c.Guard.Release(pid)
-	}
-	res.Pid = pid
-	if started != nil {
-		started(pid, res.Start)
-	}
+	p := &proc{cmd: cmd, pid: cmd.Process.Pid, c: c, log: c.Log, waited: make(chan error, 1), killNow: c.Kill}
+	go func() { p.waited <- cmd.Wait() }()
+	return p, nil
+}
 
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
+// stop asks the group to stop with sig (once) and arms SIGKILL for the
+// end of the grace period.
+func (p *proc) stop(sig syscall.Signal) {
+	if p.signalled {
+		return
+	}
+	p.signalled = true
+	p.log.Info("stopping job", "pid", p.pid, "signal", SignalName(sig), "grace", p.c.Grace)
+	syscall.Kill(-p.pid, sig) //nolint:errcheck // the group may be gone already
+	p.kill = time.NewTimer(p.c.Grace).C
+}
 
+// graceOver SIGKILLs the group that outlived its grace period.
+func (p *proc) graceOver() {
+	p.kill = nil
+	p.log.Warn("job group outlived the grace period: SIGKILL", "pid", p.pid)
+	syscall.Kill(-p.pid, syscall.SIGKILL) //nolint:errcheck
+}
+
+// killedNow SIGKILLs the group at once (Config.Kill was closed).
+func (p *proc) killedNow() {
+	p.killNow, p.kill = nil, nil
+	p.log.Warn("killing the job's process group now", "pid", p.pid)
+	syscall.Kill(-p.pid, syscall.SIGKILL) //nolint:errcheck
+}
+
+// supervise waits for the job to exit, stopping it on timeout or when ctx
+// ends, and killing its group when the grace period runs out.
+func (p *proc) supervise(ctx context.Context) (timedOut, stopped bool) {
 	var timeout <-chan time.Time
-	if c.Timeout > 0 {
-		t := time.NewTimer(c.Timeout)
+	if p.c.Timeout > 0 {
+		t := time.NewTimer(p.c.Timeout)
 		defer t.Stop()
 		timeout = t.C
 	}
-	var kill <-chan time.Time // armed once the group has been asked to stop
-	signalled := false
-	killNow := c.Kill
-	killed := func() {
-		killNow, kill = nil, nil
-		log.Warn("killing the job's process group now", "pid", pid)
-		syscall.Kill(-pid, syscall.SIGKILL) //nolint:errcheck
-	}
-	stop := func(sig syscall.Signal) {
-		if signalled {
-			return
-		}
-		signalled = true
-		log.Info("stopping job", "pid", pid, "signal", SignalName(sig), "grace", c.Grace)
-		syscall.Kill(-pid, sig) //nolint:errcheck // the group may be gone already
-		t := time.NewTimer(c.Grace)
-		kill = t.C
-	}
 	done := ctx.Done()
-	var werr error
-wait:
 	for {
 		select {
-		case werr = <-waited:
-			break wait
+		case werr := <-p.waited:
+			if errors.Is(werr, exec.ErrWaitDelay) {
+				p.log.Warn("a process of the job kept its output open after the job exited; stopped reading it", "pid", p.pid, "pipe_wait", p.cmd.WaitDelay)
+			}
+			return timedOut, stopped
 		case <-timeout:
-			res.TimedOut = true
-			log.Warn("job timed out", "pid", pid, "timeout", c.Timeout)
-			stop(syscall.SIGTERM)
+			timedOut = true
+			p.log.Warn("job timed out", "pid", p.pid, "timeout", p.c.Timeout)
+			p.stop(syscall.SIGTERM)
 		case <-done:
 			done = nil
-			res.Stopped = true
+			stopped = true
 			sig := syscall.SIGTERM
 			var ss StopSignal
 			if errors.As(context.Cause(ctx), &ss) {
 				sig = ss.Signal
 			}
-			stop(sig)
-		case <-kill:
-			kill = nil
-			log.Warn("job group outlived the grace period: SIGKILL", "pid", pid)
-			syscall.Kill(-pid, syscall.SIGKILL) //nolint:errcheck
-		case <-killNow:
-			killed()
+			p.stop(sig)
+		case <-p.kill:
+			p.graceOver()
+		case <-p.killNow:
+			p.killedNow()
 		}
 	}
-	if errors.Is(werr, exec.ErrWaitDelay) {
-		log.Warn("a process of the job kept its output open after the job exited; stopped reading it", "pid", pid, "pipe_wait", cmd.WaitDelay)
-	}
+}
 
-	// The run ends with its process: whatever it left in its process group
-	// (a background child, a grandchild holding the pipe) is stopped too, so
-	// the next run never overlaps with leftovers of this one.
-	if groupAlive(pid) {
-		if !signalled {
-			log.Info("job left processes in its group; stopping them", "pid", pid)
-		}
-		stop(syscall.SIGTERM)
-		tick := time.NewTicker(10 * time.Millisecond)
-		var giveUp <-chan time.Time // after SIGKILL: zombies nobody reaps, processes stuck in the kernel
-		if kill == nil {
-			giveUp = time.After(c.Grace + time.Second)
-		}
-	linger:
-		for groupAlive(pid) {
-			select {
-			case <-kill:
-				kill = nil
-				log.Warn("job group outlived the grace period: SIGKILL", "pid", pid)
-				syscall.Kill(-pid, syscall.SIGKILL) //nolint:errcheck
-				giveUp = time.After(c.Grace + time.Second)
-			case <-killNow:
-				killed()
-				giveUp = time.After(c.Grace + time.Second)
-			case <-giveUp:
-				log.Warn("job group still has members after SIGKILL; leaving them", "pid", pid)
-				break linger
-			case <-tick.C:
-			}
-		}
-		tick.Stop()
+// drain ends the run with its process: whatever the job left in its
+// process group (a background child, a grandchild holding the pipe) is
+// stopped too, so the next run never overlaps with leftovers of this one.
+func (p *proc) drain() {
+	if !groupAlive(p.pid) {
+		return
 	}
+	if !p.signalled {
+		p.log.Info("job left processes in its group; stopping them", "pid", p.pid)
+	}
+	p.stop(syscall.SIGTERM)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	var giveUp <-chan time.Time // after SIGKILL: zombies nobody reaps, processes stuck in the kernel
+	if p.kill == nil {
+		giveUp = time.After(p.c.Grace + time.Second)
+	}
+	for groupAlive(p.pid) {
+		select {
+		case <-p.kill:
+			p.graceOver()
+			giveUp = time.After(p.c.Grace + time.Second)
+		case <-p.killNow:
+			p.killedNow()
+			giveUp = time.After(p.c.Grace + time.Second)
+		case <-giveUp:
+			p.log.Warn("job group still has members after SIGKILL; leaving them", "pid", p.pid)
+			return
+		case <-tick.C:
+		}
+	}
+}
 
-	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
-	switch {
-	case ws.Signaled():
-		res.Signal = SignalName(ws.Signal())
-		res.ExitStatus = 128 + int(ws.Signal())
-	default:
-		res.ExitStatus = ws.ExitStatus()
+// exitStatus is the job's exit status as a shell reports it: 128+n when
+// signal n ended it.
+func (p *proc) exitStatus() (int, string) {
+	ws, _ := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), SignalName(ws.Signal())
 	}
-	return finish()
+	return ws.ExitStatus(), ""
 }
 
 // groupAlive reports whether process group pgid still has a live member.

@@ -84,12 +84,9 @@ func stamp(t time.Time) string {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
+// RunJSON is r as the status JSON shows a finished run (under "Last"), for
+// parts that publish runs elsewhere (the notifier's webhook).
+func (s *State) RunJSON(r run.Result) any { return s.lastJSON(r) }
 
 func (s *State) lastJSON(r run.Result) lastJSON {
 	red := s.cfg.Redactor
@@ -120,11 +117,7 @@ func (s *State) Body() ([]byte, int) {
 	now := s.cfg.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	health := s.health(now)
-	code := http.StatusOK
-	if health != "" {
-		code = http.StatusServiceUnavailable
-	}
+	health, code := s.healthCode(now)
 	key := s.key(health, now, s.good() != nil)
 	if b, ok := s.jsonCache.get(key, now); ok {
 		return b, code
@@ -180,13 +173,14 @@ func (s *State) Body() ([]byte, int) {
 	return s.jsonCache.put(key, now, buf.Bytes()), code
 }
 
-// lastRunJSON is the seed key Last: the shared last run with --lock-etcd,
-// else this replica's. Call with s.mu held.
+// lastRunJSON is the seed key Last: the shared last run with --lock-etcd
+// (where and for which slot it ran), else this replica's. Call with s.mu
+// held.
 func (s *State) lastRunJSON() lastJSON {
 	if sh := s.shared; sh != nil && sh.Last != nil {
 		l := s.lastJSON(sh.Last.Result)
 		l.Instance, l.Slot, l.Outcome = sh.Last.Instance, stamp(sh.Last.Slot), sh.Last.Outcome
-		if sh.Last.Outcome == "lost" {
+		if sh.Last.Outcome == run.OutcomeLost {
 			l.Result, l.Duration = "lost", ""
 		}
 		return l
@@ -393,112 +387,4 @@ func WantsHTML(r *http.Request) bool {
 		}
 	}
 	return htmlQ > jsonQ
-}
-
-// durationBuckets run from a tenth of a second to four hours: a backup may
-// take either.
-var durationBuckets = []float64{0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200, 14400}
-
-type histogram struct {
-	bounds []float64
-	counts []uint64 // per bucket, not cumulative; last is +Inf
-	sum    float64
-	n      uint64
-}
-
-func newHistogram(bounds []float64) histogram {
-	return histogram{bounds: bounds, counts: make([]uint64, len(bounds)+1)}
-}
-
-func (h *histogram) observe(v float64) {
-	i := 0
-	for i < len(h.bounds) && v > h.bounds[i] {
-		i++
-	}
-	h.counts[i]++
-	h.sum += v
-	h.n++
-}
-
-// Metrics renders the Prometheus text exposition format by hand: the dozen
-// lines below cost nothing, where client_golang would add 2.9 MB to the
-// binary and 2.8 MB to idle RSS (measured), a third of our idle budget.
-func (s *State) Metrics() string {
-	now := s.cfg.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var b strings.Builder
-	head := func(name, typ, help string) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-	}
-	head("gocron_runs_total", "counter", "Finished runs by result: success, failure (non-zero exit), signal (killed by a signal), error (could not start).")
-	for _, res := range []string{ResultSuccess, ResultFailure, ResultSignal, ResultError} {
-		fmt.Fprintf(&b, "gocron_runs_total{result=%q} %d\n", res, s.runs[res])
-	}
-	head("gocron_run_timeouts_total", "counter", "Runs stopped because they exceeded the timeout.")
-	fmt.Fprintf(&b, "gocron_run_timeouts_total %d\n", s.timeouts)
-	head("gocron_skipped_total", "counter", "Due runs that did not run, by reason (overlap: the previous run was still going; held: another replica has the slot; etcd-unreachable: the lock failed closed).")
-	fmt.Fprintf(&b, "gocron_skipped_total{reason=\"overlap\"} %d\n", s.skipped["overlap"])
-	if s.shared != nil {
-		for _, k := range []string{"held", "etcd-unreachable"} {
-			if _, ok := s.skipped[k]; !ok {
-				fmt.Fprintf(&b, "gocron_skipped_total{reason=%q} 0\n", k)
-			}
-		}
-	}
-	for k, v := range s.skipped {
-		if k != "overlap" {
-			fmt.Fprintf(&b, "gocron_skipped_total{reason=%q} %d\n", k, v)
-		}
-	}
-	head("gocron_run_duration_seconds", "histogram", "Duration of finished runs.")
-	var cum uint64
-	for i, le := range s.durations.bounds {
-		cum += s.durations.counts[i]
-		fmt.Fprintf(&b, "gocron_run_duration_seconds_bucket{le=\"%s\"} %d\n", strconv.FormatFloat(le, 'g', -1, 64), cum)
-	}
-	cum += s.durations.counts[len(s.durations.bounds)]
-	fmt.Fprintf(&b, "gocron_run_duration_seconds_bucket{le=\"+Inf\"} %d\n", cum)
-	fmt.Fprintf(&b, "gocron_run_duration_seconds_sum %s\n", strconv.FormatFloat(s.durations.sum, 'g', -1, 64))
-	fmt.Fprintf(&b, "gocron_run_duration_seconds_count %d\n", s.durations.n)
-	unix := func(t time.Time) string {
-		if t.IsZero() {
-			return "0"
-		}
-		return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64)
-	}
-	head("gocron_last_success_timestamp_seconds", "gauge", "End of the last successful run (0: none yet).")
-	fmt.Fprintf(&b, "gocron_last_success_timestamp_seconds %s\n", unix(s.lastSuccess))
-	head("gocron_last_failure_timestamp_seconds", "gauge", "End of the last failed run (0: none yet).")
-	fmt.Fprintf(&b, "gocron_last_failure_timestamp_seconds %s\n", unix(s.lastFailure))
-	lgTime, lgSize := time.Time{}, int64(0)
-	if g := s.good(); g != nil {
-		lgTime, lgSize = g.End, g.report.Size
-	}
-	head("gocron_last_good_backup_timestamp_seconds", "gauge", "End of the last successful run, on this replica or (with --lock-etcd) another (0: none yet).")
-	fmt.Fprintf(&b, "gocron_last_good_backup_timestamp_seconds %s\n", unix(lgTime))
-	head("gocron_last_good_backup_size_bytes", "gauge", "Size the last successful run reported in GOCRON_RESULT_FILE (0: none reported).")
-	fmt.Fprintf(&b, "gocron_last_good_backup_size_bytes %d\n", lgSize)
-	head("gocron_next_run_timestamp_seconds", "gauge", "When the job fires next.")
-	fmt.Fprintf(&b, "gocron_next_run_timestamp_seconds %s\n", unix(s.next))
-	head("gocron_running", "gauge", "Runs in progress.")
-	fmt.Fprintf(&b, "gocron_running %d\n", len(s.running))
-	head("gocron_healthy", "gauge", "1 when GET / answers 200 (last run succeeded and, with a max age, recently enough).")
-	h := 0
-	if s.health(now) == "" {
-		h = 1
-	}
-	fmt.Fprintf(&b, "gocron_healthy %d\n", h)
-	if sh := s.shared; sh != nil {
-		head("gocron_lock_etcd_reachable", "gauge", "1 when the lock's etcd answered the last request (--lock-etcd).")
-		fmt.Fprintf(&b, "gocron_lock_etcd_reachable %d\n", b2i(sh.Reachable))
-		head("gocron_lock_holding", "gauge", "1 while this replica holds the lock and runs a slot.")
-		fmt.Fprintf(&b, "gocron_lock_holding %d\n", b2i(sh.Holding))
-	}
-	head("gocron_build_info", "gauge", "go-cron's version.")
-	fmt.Fprintf(&b, "gocron_build_info{version=%q} 1\n", s.cfg.Version)
-	for _, f := range s.extraMetrics {
-		f(&b)
-	}
-	return s.cfg.Redactor.String(b.String())
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"html"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -88,11 +87,7 @@ func (s *State) Page() ([]byte, int) {
 	now := s.cfg.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	health := s.health(now)
-	code := http.StatusOK
-	if health != "" {
-		code = http.StatusServiceUnavailable
-	}
+	health, code := s.healthCode(now)
 	key := s.key(health, now, true)
 	if b, ok := s.pageCache.get(key, now); ok {
 		return b, code
@@ -220,9 +215,9 @@ func (p *page) lastGood() {
 	p.dt("Finished")
 	p.time(g.End)
 	p.text(" (" + ago(p.now.Sub(g.End)) + ")")
-	if g.instance != "" {
+	if g.Instance != "" {
 		p.dt("Ran on")
-		p.text(g.instance)
+		p.text(g.Instance)
 	}
 	if r.Kind != "" {
 		p.dt("Kind")

@@ -228,7 +228,7 @@ func TestLastGood(t *testing.T) {
 		}
 	}
 	// With the lock, a later success on another replica is the last good one.
-	s.SetShared(Shared{Reachable: true, Last: &SharedRun{Result: run.Result{Pid: 7, Start: t0.Add(80 * time.Minute), End: t0.Add(81 * time.Minute),
+	s.SetShared(Shared{Reachable: true, Last: &run.Record{Result: run.Result{Pid: 7, Start: t0.Add(80 * time.Minute), End: t0.Add(81 * time.Minute),
 		Report: report(t, `{"location":"s3://b/other","size":99}`)}, Instance: "pod-b", Outcome: "done"}})
 	if g := lastGood(); g.Pid != 7 || g.Instance != "" || !strings.Contains(string(g.Report), "s3://b/other") {
 		t.Errorf("shared LastGood %+v", g)

@@ -12,11 +12,11 @@ import (
 // HTTP code, and an unreachable etcd (failing closed) answers 503 with why.
 func TestSharedStateDecides(t *testing.T) {
 	local := run.Result{Pid: 10, Start: t0, End: t0.Add(time.Second), Stdout: "local\n"}
-	elsewhere := func(exit int) *SharedRun {
-		return &SharedRun{Result: run.Result{Pid: 77, Start: t0.Add(time.Minute), End: t0.Add(time.Minute + time.Second), ExitStatus: exit, Stdout: "remote\n"},
+	elsewhere := func(exit int) *run.Record {
+		return &run.Record{Result: run.Result{Pid: 77, Start: t0.Add(time.Minute), End: t0.Add(time.Minute + time.Second), ExitStatus: exit, Stdout: "remote\n"},
 			Instance: "pod-b", Slot: t0.Add(time.Minute), Outcome: "done"}
 	}
-	lost := &SharedRun{Result: run.Result{Start: t0.Add(2 * time.Minute), End: t0.Add(3 * time.Minute), ExitStatus: -1,
+	lost := &run.Record{Result: run.Result{Start: t0.Add(2 * time.Minute), End: t0.Add(3 * time.Minute), ExitStatus: -1,
 		Error: "instance pod-c stopped renewing its lease while running; outcome unknown"}, Instance: "pod-c", Slot: t0.Add(2 * time.Minute), Outcome: "lost"}
 	for _, tc := range []struct {
 		name     string
@@ -83,7 +83,7 @@ func TestSharedSuccessIsFresh(t *testing.T) {
 	if code, _, _ := get(t, s, "/"); code != 503 {
 		t.Fatalf("never ran anywhere, past max age: %d", code)
 	}
-	s.SetShared(Shared{Reachable: true, Last: &SharedRun{Result: run.Result{Pid: 5, Start: now.Add(-time.Hour), End: now.Add(-time.Hour)}, Instance: "pod-b", Outcome: "done"}})
+	s.SetShared(Shared{Reachable: true, Last: &run.Record{Result: run.Result{Pid: 5, Start: now.Add(-time.Hour), End: now.Add(-time.Hour)}, Instance: "pod-b", Outcome: "done"}})
 	if code, m, _ := get(t, s, "/"); code != 200 {
 		t.Errorf("success on another replica an hour ago, max age 90m: %d %v", code, m["Health"])
 	}

@@ -10,6 +10,7 @@ package status
 
 import (
 	"cmp"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -49,16 +50,15 @@ type Live interface {
 // page and /api/runs (the last run keeps all of --tail-bytes in Last).
 const HistoryTail = 4 << 10
 
-// record is a finished run as the state keeps it: the report the job wrote,
-// read once.
+// record is a finished run as the state keeps it, with the report the job
+// wrote, read once.
 type record struct {
-	run.Result
-	report   jobresult.Result
-	instance string // with --lock-etcd: the replica it ran on, when not this one
+	run.Record // Instance: with --lock-etcd, the replica it ran on, when not this one
+	report     jobresult.Result
 }
 
-func newRecord(r run.Result) record {
-	rec := record{Result: r}
+func newRecord(r run.Record) record {
+	rec := record{Record: r}
 	if len(r.Report) > 0 {
 		_, rec.report, _ = jobresult.Parse(r.Report, nil) // masked already
 	}
@@ -174,7 +174,7 @@ func (s *State) Finished(r run.Result) {
 	defer s.mu.Unlock()
 	delete(s.running, r.Pid)
 	s.last = &r
-	h := newRecord(r)
+	h := newRecord(run.Record{Result: r})
 	h.Stdout, h.Stderr = cutTail(r.Stdout, HistoryTail), cutTail(r.Stderr, HistoryTail)
 	if s.cfg.History > 0 {
 		if len(s.history) == s.cfg.History {
@@ -226,21 +226,12 @@ func (s *State) SetSection(key string, value any, problem string) {
 	s.version++
 }
 
-// SharedRun is the last run as the replicas of a locked job share it,
-// wherever it ran.
-type SharedRun struct {
-	run.Result
-	Instance string    // the replica that ran it
-	Slot     time.Time // the scheduled time it ran for
-	Outcome  string    // "done", or "lost": its replica died mid-run, result unknown
-}
-
 // Shared is what the replicas of a locked job share through etcd (go-cron
 // --lock-etcd). The lock's own view goes in a section (SetSection "Lock").
 type Shared struct {
-	Last      *SharedRun // nil: no slot has finished yet
-	Reachable bool       // etcd answered the last request
-	Holding   bool       // this replica holds the lock now
+	Last      *run.Record // nil: no slot has finished yet
+	Reachable bool        // etcd answered the last request
+	Holding   bool        // this replica holds the lock now
 }
 
 // SetShared replaces the shared state. From then on the shared last run,
@@ -250,9 +241,8 @@ func (s *State) SetShared(sh Shared) {
 	s.mu.Lock()
 	s.shared = &sh
 	s.sharedGood = nil
-	if sh.Last != nil && sh.Last.Outcome != "lost" && sh.Last.OK() {
-		g := newRecord(sh.Last.Result)
-		g.instance = sh.Last.Instance
+	if sh.Last != nil && sh.Last.OK() {
+		g := newRecord(*sh.Last)
 		g.Stdout, g.Stderr = cutTail(g.Stdout, HistoryTail), cutTail(g.Stderr, HistoryTail)
 		s.sharedGood = &g
 	}
@@ -311,6 +301,15 @@ func (s *State) health(now time.Time) string {
 		return "stale: last success " + stamp(lastSuccess) + " is older than max age " + s.cfg.MaxAge.String()
 	}
 	return ""
+}
+
+// healthCode is health with the HTTP code it is served with. Call with s.mu
+// held.
+func (s *State) healthCode(now time.Time) (string, int) {
+	if h := s.health(now); h != "" {
+		return h, http.StatusServiceUnavailable
+	}
+	return "", http.StatusOK
 }
 
 func describe(r run.Result) string {

@@ -1,0 +1,3 @@
+module cronbox/clikit
+
+go 1.26.0
