@@ -33,7 +33,9 @@ rm -rf build/size-multicall build/size-separate
 # What each package family costs in the multicall binary: bench/sizes reads
 # the symbol table of the same build, unstripped.
 sym=$(mktemp)
-CGO_ENABLED=0 go build -trimpath -tags grpcnotrace -o "$sym" ./multicall
+gcflags=()
+for f in all=-l std= github.com/klauspost/...= golang.org/x/crypto/...=; do gcflags+=("-gcflags=$f"); done # as rootfs/assemble
+CGO_ENABLED=0 go build -trimpath -tags grpcnotrace "${gcflags[@]}" -o "$sym" ./multicall
 echo
 GOWORK=off go run bench/sizes/sizes.go "$sym" 30
 rm -f "$sym"
