@@ -66,7 +66,7 @@ m() {
 	local label=$1 code
 	shift
 	"$work/measure" -o "$work/m" "$@" >"$work/out" 2>"$work/err" </dev/null || true
-	read -r secs rss code _ <"$work/m"
+	read -r secs rss code cpu <"$work/m"
 	[ "$code" = 0 ] || die "$label failed (exit $code): $(head -3 "$work/err")"
 	rss=$((rss / 1024))
 }
@@ -80,6 +80,11 @@ mpipe() {
 	[ "$code" = 0 ] || die "$label failed (exit $code): $(head -3 "$work/err")"
 	rss=$((rss / 1024))
 }
+# CPU seconds (user + system) a server process has used so far: the
+# streaming pass makes etcd, versitygw and etcd-backup work at once, the
+# peers one pair at a time; on 2 cores the sum bounds the wall time.
+tck=$(getconf CLK_TCK)
+server_cpu() { awk -v t="$tck" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"; }
 range() { sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (lo == hi) printf "%s", lo; else printf "%s–%s", lo, hi }'; }
 rows=()
 row() { rows+=("| $1 | $2 | $3 | $4 | $5 → $6 |"); }
@@ -90,7 +95,8 @@ mkdir -p "$work/s3/bench"
 export AWS_ACCESS_KEY_ID=benchaccess AWS_SECRET_ACCESS_KEY=benchsecret-$$ AWS_REGION=us-east-1
 export AWS_S3_ENDPOINT=http://127.0.0.1:$s3port
 versitygw --port "127.0.0.1:$s3port" --access "$AWS_ACCESS_KEY_ID" --secret "$AWS_SECRET_ACCESS_KEY" posix "$work/s3" >"$work/versitygw.log" 2>&1 &
-pids+=($!)
+vgwpid=$!
+pids+=("$vgwpid")
 wait_tcp "$s3port"
 
 # --- etcd save -> S3 -------------------------------------------------------
@@ -106,15 +112,21 @@ ep=http://127.0.0.1:$cport
 wait_tcp "$cport"
 "$work/etcdload" -endpoints "$ep" -size "$ETCD_MIB" >/dev/null
 l0=$(load)
-: >"$work/t_ctl"; : >"$work/t_put"; : >"$work/t_eb"; : >"$work/ratio"; ebrss=0
+: >"$work/t_ctl"; : >"$work/t_put"; : >"$work/t_eb"; : >"$work/ratio"; : >"$work/cpu"; ebrss=0
 for r in $(seq "$ROUNDS"); do
 	rm -f "$work/ctl.db"
+	e0=$(server_cpu "$epid")
 	m "etcdctl snapshot save" etcdctl --endpoints "$ep" snapshot save "$work/ctl.db"
-	t_ctl=$secs
+	t_ctl=$secs c_ctl=$cpu
+	e1=$(server_cpu "$epid") v1=$(server_cpu "$vgwpid")
 	m "gof3r put -p" "$bin/gof3r" put -b bench -k "ctl-$r.db" -p "$work/ctl.db"
-	t_put=$secs
+	t_put=$secs c_put=$cpu
+	e2=$(server_cpu "$epid") v2=$(server_cpu "$vgwpid")
 	m "etcd-backup save" "$bin/etcd-backup" save --endpoints "$ep" "s3://bench/etcd-$r.db"
-	t_eb=$secs
+	t_eb=$secs c_eb=$cpu
+	e3=$(server_cpu "$epid") v3=$(server_cpu "$vgwpid")
+	awk -v a="$c_ctl" -v e="$e0" -v f="$e1" -v b="$c_put" -v v="$v1" -v w="$v2" -v c="$c_eb" -v g="$e2" -v h="$e3" -v x="$v2" -v y="$v3" \
+		'BEGIN { printf "%.1f+%.1f %.1f+%.1f %.1f+%.1f+%.1f\n", a, f - e, b, w - v, c, h - g, y - x }' >>"$work/cpu"
 	[ "$rss" -gt "$ebrss" ] && ebrss=$rss
 	echo "$t_ctl" >>"$work/t_ctl"; echo "$t_put" >>"$work/t_put"; echo "$t_eb" >>"$work/t_eb"
 	awk -v e="$t_eb" -v a="$t_ctl" -v b="$t_put" 'BEGIN { printf "%.2f\n", e / (a > b ? a : b) }' >>"$work/ratio"
@@ -124,6 +136,7 @@ row "etcd save → S3, one streaming pass ($dbmb MB database, $ROUNDS rounds)" \
 	"$(range <"$work/t_eb") s, $ebrss MB peak RSS" \
 	"etcdctl save to a file $(range <"$work/t_ctl") s; gof3r put -p of that file $(range <"$work/t_put") s" \
 	"≤ 1.2 × the slower of those two, ≤ 64 MB: $(range <"$work/ratio") ×" "$l0" "$(load)"
+cpu_rows=$(awk '{ printf "%s%s: etcdctl+etcd %s, gof3r+versitygw %s, etcd-backup+etcd+versitygw %s", (NR > 1 ? "; " : ""), "round " NR, $1, $2, $3 }' "$work/cpu")
 kill "$epid"; wait "$epid" 2>/dev/null || true
 rm -rf "$work/etcd" "$work/ctl.db" "${work:?}"/s3/bench/*
 
@@ -218,3 +231,4 @@ printf '\n%s cores; load average at the start → end of each row\n\n' "$(nproc)
 echo "| figure | cronbox | peers in the same run | target, and where we are | load average |"
 echo "| --- | --- | --- | --- | --- |"
 printf '%s\n' "${rows[@]}"
+printf '\nCPU seconds (user + system) of each etcd round, the client and the servers it made work: %s\n' "$cpu_rows"
