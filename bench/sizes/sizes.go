@@ -176,6 +176,10 @@ func pkgOf(name string) string {
 			break
 		}
 	}
+	// An itab is named for its type, then its interface.
+	if i := strings.IndexByte(name, ','); i >= 0 {
+		name = name[:i]
+	}
 	// The package path ends at the first '.' after its last '/', looking
 	// only before any '(' or '[' (methods, generic instantiations).
 	head := name
