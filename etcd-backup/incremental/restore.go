@@ -11,8 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"go.etcd.io/etcd/etcdutl/v3/snapshot"
-	"go.uber.org/zap"
+	"cronbox/etcd-backup/snapshot"
 
 	"cronbox/codec"
 	"cronbox/etcd-backup/backup"
@@ -198,7 +197,7 @@ func (r *Restorer) Restore(ctx context.Context, t Target, o backup.RestoreOption
 	if res.Trimmed, res.Events, err = r.replay(ctx, path, p); err != nil {
 		return res, err
 	}
-	err = snapshot.NewV3(zap.NewNop()).Restore(snapshot.RestoreConfig{
+	err = snapshot.Restore(snapshot.RestoreConfig{
 		SnapshotPath:        path,
 		SkipHashCheck:       true, // checked when fetched, then replayed into
 		Name:                o.Name,

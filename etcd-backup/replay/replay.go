@@ -28,17 +28,16 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/server/v3/lease/leasepb"
-	"go.etcd.io/etcd/server/v3/storage/mvcc"
-	"go.etcd.io/etcd/server/v3/storage/schema"
 	"google.golang.org/protobuf/proto"
 
 	"cronbox/etcd-backup/delta"
+	"cronbox/etcd-backup/snapshot"
 )
 
 var (
-	keyBucket   = schema.Key.Name()
-	metaBucket  = schema.Meta.Name()
-	leaseBucket = schema.Lease.Name()
+	keyBucket   = snapshot.BucketKey
+	metaBucket  = snapshot.BucketMeta
+	leaseBucket = snapshot.BucketLease
 )
 
 // tombstone is the mark etcd appends to a deletion's revision key
@@ -89,7 +88,7 @@ func (d *DB) Revision() (int64, error) {
 	err := d.db.View(func(tx *bolt.Tx) error {
 		k, _ := tx.Bucket(keyBucket).Cursor().Last()
 		if k != nil {
-			rev = mvcc.BytesToRev(k).Main
+			rev = mustRev(k).Main
 		}
 		return nil
 	})
@@ -126,7 +125,7 @@ func (d *DB) TrimAfter(rev int64) (int, error) {
 	if c > rev {
 		return 0, fmt.Errorf("the snapshot was compacted at revision %d, after %d: its state at %d is gone", c, rev, rev)
 	}
-	from := mvcc.RevToBytes(mvcc.Revision{Main: rev + 1}, mvcc.NewRevBytes())
+	from := snapshot.Revision{Main: rev + 1, Sub: 0}.Bytes()
 	n := 0
 	err = d.db.Update(func(tx *bolt.Tx) error {
 		cur := tx.Bucket(keyBucket).Cursor()
@@ -198,7 +197,7 @@ func (d *DB) Apply(r *delta.Reader, upTo int64) (Applied, error) {
 		} else {
 			sub++
 		}
-		key := mvcc.RevToBytes(mvcc.Revision{Main: rev, Sub: sub}, mvcc.NewRevBytes())
+		key := snapshot.Revision{Main: rev, Sub: sub}.Bytes()
 		stored := kv
 		if rec.Event.Type == mvccpb.Event_DELETE {
 			key = append(key, tombstone)
@@ -257,4 +256,10 @@ func StripTrailer(path string) error {
 		return nil
 	}
 	return os.Truncate(path, st.Size()-32)
+}
+
+// mustRev reads a key of the key bucket as etcd's mvcc.BytesToRev does.
+func mustRev(k []byte) snapshot.Revision {
+	r, _ := snapshot.ParseRevision(k)
+	return r
 }
