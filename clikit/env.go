@@ -46,7 +46,7 @@ func ReadSmallFile(name string) ([]byte, error) {
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, err // *fs.PathError: it names the file
 	}
 	if len(b) > MaxFileSize {
 		return nil, fmt.Errorf("%s: larger than 1 MiB", name)

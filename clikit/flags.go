@@ -185,6 +185,15 @@ func (f *FlagSet) Origin(name string) string {
 	return "--" + name
 }
 
+// Value is flag name's value as text ("" for a flag not defined), for a
+// `check` command's plan. Not for secrets.
+func (f *FlagSet) Value(name string) string {
+	if d := f.byLong[name]; d != nil && !d.secret {
+		return d.value.String()
+	}
+	return ""
+}
+
 // Quote is the flag's origin with its value, as a user would write it:
 // `--count "0"` or `GOCRON_CHECK_COUNT="0"`. Not for secrets.
 func (f *FlagSet) Quote(name string) string {

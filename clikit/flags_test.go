@@ -62,6 +62,9 @@ func TestEnvironmentFallback(t *testing.T) {
 	if fs.Origin("url") != "OLD_URL" || fs.Origin("once") != "--once" || fs.Quote("count") != `T_COUNT="9"` || fs.Quote("once") != `--once "false"` {
 		t.Errorf("origins: %s %s %s %s", fs.Origin("url"), fs.Origin("once"), fs.Quote("count"), fs.Quote("once"))
 	}
+	if fs.Value("count") != "9" || fs.Value("timeout") != "48h0m0s" || fs.Value("nope") != "" {
+		t.Errorf("values: %q %q", fs.Value("count"), fs.Value("timeout"))
+	}
 	if m := fs.FromEnv(); len(m) != 3 || m["timeout"] != "T_TIMEOUT" || fs.From("once") != "" || !fs.Given("once") {
 		t.Errorf("FromEnv %v", m)
 	}
