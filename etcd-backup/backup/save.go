@@ -354,9 +354,10 @@ func (p *progressReader) Read(b []byte) (int, error) {
 
 // writeFileAtomic writes r to a temporary file beside path. When r has
 // ended, commit says whether the content is good (the stream's checks
-// passed) and gives its SHA-256; only then is the file renamed to path and
-// path.sha256 (sha256sum format) written beside it, so verify can check the
-// whole file too.
+// passed) and gives its SHA-256; only then is the file renamed to path and,
+// when there is a SHA-256 (a snapshot; a dump has none), path.sha256
+// (sha256sum format) written beside it, so verify can check the whole file
+// too.
 func writeFileAtomic(path string, r io.Reader, commit func() (sha string, err error)) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".partial-*")
@@ -388,12 +389,21 @@ func writeFileAtomic(path string, r io.Reader, commit func() (sha string, err er
 	if err = os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	if sum == "" {
+		syncDir(dir)
+		return nil
+	}
 	if err := os.WriteFile(path+".sha256", []byte(sum+"  "+filepath.Base(path)+"\n"), 0o644); err != nil {
 		return fmt.Errorf("write %s.sha256: %w", path, err)
 	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
 		d.Close()
 	}
-	return nil
 }

@@ -3,14 +3,13 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
 
+	"cronbox/clikit"
 	"cronbox/etcd-backup/backup"
-	"cronbox/etcd-backup/etcdconn"
 	"cronbox/gof3r/s3"
 )
 
@@ -21,9 +20,9 @@ import (
 // returns errChecked. So every flag and variable a command reads is
 // checked by check too, the day it is added, with the command's own message.
 type check struct {
-	// flags is the running command's flag set (newFlags sets it), to name
+	// flags is the running command's flag set (command sets it), to name
 	// the variable behind a flag in a message.
-	flags *flags
+	flags *clikit.FlagSet
 	plan  []string
 	saved string // where save would write, for verify
 }
@@ -41,11 +40,11 @@ line naming the variable that is wrong. The image's entrypoint calls it.
 `
 
 // runCheck is `etcd-backup check`.
-func runCheck(args []string, env Env) error {
+func runCheck(_ context.Context, args []string, env Env) error {
 	if len(args) > 0 {
 		if args[0] == "-h" || args[0] == "--help" {
 			fmt.Fprint(env.Stdout, checkUsage)
-			return flag.ErrHelp
+			return clikit.ErrHelp
 		}
 		return usagef("check takes no arguments: it reads the environment, as the job does")
 	}
@@ -64,19 +63,19 @@ func runCheck(args []string, env Env) error {
 	}
 	// The commands as scripts/etcd-backup runs them; what it passes on the
 	// command line, they read here from the same variables.
-	if err := c.run("save", runSave, nil, env); err != nil {
+	if err := c.run("save", cmdSave, nil, env); err != nil {
 		return err
 	}
 	if c.saved != "" { // save --incremental saved no one object to verify
-		if err := c.run("verify", runVerify, []string{c.saved}, env); err != nil {
+		if err := c.run("verify", cmdVerify, []string{c.saved}, env); err != nil {
 			return err
 		}
 	}
-	if err := c.run("prune", runPrune, nil, env); err != nil {
+	if err := c.run("prune", cmdPrune, nil, env); err != nil {
 		return err
 	}
 	if name := env.Getenv("ETCD_DUMP_FILENAME"); name != "" {
-		if err := c.run("dump", runDump, []string{"s3://" + bucket + "/" + strings.TrimPrefix(name, "/")}, env); err != nil {
+		if err := c.run("dump", cmdDump, []string{"s3://" + bucket + "/" + strings.TrimPrefix(name, "/")}, env); err != nil {
 			return err
 		}
 	}
@@ -100,9 +99,8 @@ func (c *check) run(name string, cmd func(context.Context, []string, Env) error,
 	case err == nil:
 		return fmt.Errorf("%s: ran to its end instead of stopping before its work (a check hook is missing)", name)
 	}
-	var ue usageError
-	if errors.As(err, &ue) {
-		return usageError{fmt.Errorf("%s: %s", name, c.explain(err.Error()))}
+	if clikit.IsUsage(err) {
+		return usagef("%s: %s", name, c.explain(err.Error()))
 	}
 	return fmt.Errorf("%s: %w", name, err)
 }
@@ -116,7 +114,7 @@ func (c *check) explain(msg string) string {
 	if c.flags == nil {
 		return msg
 	}
-	for name, from := range c.flags.from {
+	for name, from := range c.flags.FromEnv() {
 		re := regexp.MustCompile(`--` + regexp.QuoteMeta(name) + `\b([^-]|$)`)
 		msg = re.ReplaceAllString(msg, "--"+name+" ("+from+")$1")
 	}
@@ -126,9 +124,9 @@ func (c *check) explain(msg string) string {
 // urls refuses an endpoint that is not an http(s) URL, naming the variable.
 func (c *check) urls(env Env, endpoints string) error {
 	for _, src := range []struct{ origin, value string }{
-		{"ETCD_LEADER", env.Getenv("ETCD_LEADER")}, {c.flags.origin("endpoints"), endpoints},
+		{"ETCD_LEADER", env.Getenv("ETCD_LEADER")}, {c.flags.Origin("endpoints"), endpoints},
 	} {
-		for _, ep := range etcdconn.ParseEndpoints(src.value) {
+		for _, ep := range clikit.ParseEndpoints(src.value) {
 			if !strings.HasPrefix(ep, "http://") && !strings.HasPrefix(ep, "https://") {
 				return usagef("%s: %s: want http://host:port or https://host:port", src.origin, ep)
 			}

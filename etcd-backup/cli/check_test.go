@@ -120,10 +120,10 @@ func TestCheckRefusesBadInput(t *testing.T) {
 		{[]string{"ETCD_ENDPOINTS", "ftp://x:2379"}, `ETCD_ENDPOINTS "ftp://x:2379"`},
 		{[]string{"ETCD_ENDPOINTS", "<unset>", "ETCD_MACHINES", `"10.0.0.1:2379"`}, "ETCD_MACHINES: 10.0.0.1:2379: want http://host:port"},
 		{[]string{"ETCD_LEADER", "etcd1:2379"}, "ETCD_LEADER: etcd1:2379: want http://host:port"},
-		{[]string{"ETCD_KEEP_LAST", "-3"}, `prune: ETCD_KEEP_LAST "-3": want a count (to keep every backup, do not prune)`},
-		{[]string{"ETCD_KEEP_LAST", "ten"}, `prune: ETCD_KEEP_LAST "ten": want a count`},
-		{[]string{"ETCD_BACKUP_KEEP_DAILY", "-5"}, `prune: ETCD_BACKUP_KEEP_DAILY "-5": want a count`},
-		{[]string{"ETCD_BACKUP_KEEP_WEEKLY", "some"}, `prune: ETCD_BACKUP_KEEP_WEEKLY "some"`},
+		{[]string{"ETCD_KEEP_LAST", "-3"}, `prune: ETCD_KEEP_LAST="-3": want a count (to keep every backup, do not prune)`},
+		{[]string{"ETCD_KEEP_LAST", "ten"}, `prune: ETCD_KEEP_LAST="ten": want a whole number`},
+		{[]string{"ETCD_BACKUP_KEEP_DAILY", "-5"}, `prune: ETCD_BACKUP_KEEP_DAILY="-5": want a count`},
+		{[]string{"ETCD_BACKUP_KEEP_WEEKLY", "some"}, `prune: ETCD_BACKUP_KEEP_WEEKLY="some"`},
 		{[]string{"ETCD_BACKUP_PREFIX", "a//b/"}, `save: ETCD_BACKUP_PREFIX: "a//b/": empty, . or .. folder`},
 		{[]string{"ETCD_BACKUP_COMPRESS", "lz4"}, `save: ETCD_BACKUP_COMPRESS: "lz4": unknown compression`},
 		{[]string{"ETCD_BACKUP_COMPRESS", "gzip", "ETCD_BACKUP_COMPRESS_LEVEL", "12"}, "save: ETCD_BACKUP_COMPRESS_LEVEL: level 12: gzip takes 1 to 9"},
@@ -142,7 +142,7 @@ func TestCheckRefusesBadInput(t *testing.T) {
 		{[]string{"ETCDCTL_PASSWORD_FILE", filepath.Join(dir, "nope")}, "ETCDCTL_PASSWORD_FILE: open"},
 		{[]string{"ETCDCTL_DIAL_TIMEOUT", "soon"}, "ETCDCTL_DIAL_TIMEOUT"},
 		{[]string{"ETCD_BACKUP_RATE_LIMIT", "fast"}, "save: ETCD_BACKUP_RATE_LIMIT"},
-		{[]string{"ETCD_BACKUP_WRITE_OUT", "xml"}, "verify: --write-out (ETCD_BACKUP_WRITE_OUT)"},
+		{[]string{"ETCD_BACKUP_WRITE_OUT", "xml"}, `verify: ETCD_BACKUP_WRITE_OUT="xml": simple or json`},
 		{[]string{"ETCD_DUMP_FILENAME", "dump.json", "ETCD_ENDPOINTS", "http://a:2379", "ETCDCTL_COMMAND_TIMEOUT", "-1s"}, "ETCDCTL_COMMAND_TIMEOUT"},
 	} {
 		code, out, errOut := checkRun(t, jobEnv(c.env...))

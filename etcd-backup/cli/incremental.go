@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"cronbox/clikit"
 	"cronbox/etcd-backup/backup"
 	"cronbox/etcd-backup/incremental"
 	"cronbox/go-cron/schedule"
@@ -18,21 +19,22 @@ import (
 // checked whether or not --incremental is on, so a mistyped value never
 // waits for the day it is switched on.
 type incrFlags struct {
-	on                                 bool
-	fullEvery, afterDeltas, afterBytes string
-	duringFull, tmp                    string
-	policy                             incremental.Policy
-	during                             time.Duration
-	fullEveryText, afterBytesText      string
+	on                            bool
+	fullEvery, afterBytes, tmp    string
+	afterDeltas                   int
+	during                        time.Duration
+	policy                        incremental.Policy
+	fullEveryText, afterBytesText string
+	bucket, prefix                string // where the chain is (with --incremental)
 }
 
-func (i *incrFlags) define(f *flags) {
-	f.boolean(&i.on, "incremental", "save only what changed since the chain's newest revision (a delta under PREFIX/delta/), or a full snapshot when one is due; DEST is s3://bucket/prefix/", "ETCD_BACKUP_INCREMENTAL")
-	f.str(&i.fullEvery, "full-every", "1h", "with --incremental: a full snapshot once this has passed since the last one: a duration (1h) or a schedule as go-cron reads it (@daily, 0 0 * * * *); off: never", "ETCD_BACKUP_FULL_EVERY")
-	f.str(&i.afterDeltas, "full-after-deltas", "0", "with --incremental: a full snapshot once the chain has this many deltas (0: no limit)", "ETCD_BACKUP_FULL_AFTER_DELTAS")
-	f.str(&i.afterBytes, "full-after-bytes", "100%", "with --incremental: a full snapshot once the chain's deltas store this much: a size (512M) or a share of the full snapshot's size (100%); 0: no limit", "ETCD_BACKUP_FULL_AFTER_BYTES")
-	f.str(&i.duringFull, "deltas-during-full", "10s", "with --incremental: while a full snapshot the policy asked for streams, a delta of the old chain this often, so that the recovery point does not wait for it (0: none)", "ETCD_BACKUP_DELTAS_DURING_FULL")
-	f.str(&i.tmp, "tmp-dir", os.TempDir(), "with --incremental: where a delta is written before its upload", "ETCD_BACKUP_TMPDIR")
+func (i *incrFlags) define(fs *clikit.FlagSet) {
+	fs.Bool(&i.on, "incremental", false, "save only what changed since the chain's newest revision (a delta under PREFIX/delta/), or a full snapshot when one is due; DEST is s3://bucket/prefix/", "ETCD_BACKUP_INCREMENTAL")
+	fs.String(&i.fullEvery, "full-every", "1h", "with --incremental: a full snapshot once this has passed since the last one: a duration (1h) or a schedule as go-cron reads it (@daily, 0 0 * * * *); off: never", "ETCD_BACKUP_FULL_EVERY")
+	fs.Int(&i.afterDeltas, "full-after-deltas", 0, "with --incremental: a full snapshot once the chain has this many deltas (0: no limit)", "ETCD_BACKUP_FULL_AFTER_DELTAS")
+	fs.String(&i.afterBytes, "full-after-bytes", "100%", "with --incremental: a full snapshot once the chain's deltas store this much: a size (512M) or a share of the full snapshot's size (100%); 0: no limit", "ETCD_BACKUP_FULL_AFTER_BYTES")
+	fs.Duration(&i.during, "deltas-during-full", 10*time.Second, "with --incremental: while a full snapshot the policy asked for streams, a delta of the old chain this often, so that the recovery point does not wait for it (0: none)", "ETCD_BACKUP_DELTAS_DURING_FULL")
+	fs.String(&i.tmp, "tmp-dir", os.TempDir(), "with --incremental: where a delta is written before its upload", "ETCD_BACKUP_TMPDIR")
 }
 
 // every is a full-snapshot schedule given as a duration.
@@ -40,58 +42,68 @@ type every time.Duration
 
 func (e every) Next(t time.Time) time.Time { return t.Add(time.Duration(e)) }
 
-// read checks the flags and builds the policy.
-func (i *incrFlags) read(f *flags) error {
-	switch v := strings.TrimSpace(i.fullEvery); strings.ToLower(v) {
-	case "off", "never", "0", "":
-		i.fullEveryText = "never on a schedule"
-	default:
-		if d, err := parseDuration(v); err == nil {
-			if d <= 0 {
-				return usagef("%s %q: want a positive duration, a schedule or off", f.origin("full-every"), v)
-			}
-			i.policy.Every = every(d)
-			i.fullEveryText = "every " + d.String()
-			break
-		}
-		s, err := schedule.Parse(v, time.UTC)
-		if err != nil {
-			return usagef("%s: want a duration (1h), a schedule (@daily, 0 0 * * * *) or off: %v", f.origin("full-every"), err)
-		}
-		i.policy.Every = s
-		i.fullEveryText = "on the schedule " + s.Text
+// read checks the flags and builds the policy; with --incremental, dst is
+// where the chain goes (s3://bucket/prefix/).
+func (i *incrFlags) read(fs *clikit.FlagSet, dst string) error {
+	if err := i.readFullEvery(fs); err != nil {
+		return err
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(i.afterDeltas))
-	if err != nil || n < 0 {
-		return usagef("%s %q: want a number of deltas (0: no limit)", f.origin("full-after-deltas"), i.afterDeltas)
+	if i.afterDeltas < 0 {
+		return usagef("%s: want a number of deltas (0: no limit)", fs.Quote("full-after-deltas"))
 	}
-	i.policy.AfterDeltas = n
+	i.policy.AfterDeltas = i.afterDeltas
 	b := strings.TrimSpace(i.afterBytes)
 	if pct, ok := strings.CutSuffix(b, "%"); ok {
 		p, err := strconv.Atoi(strings.TrimSpace(pct))
 		if err != nil || p < 0 {
-			return usagef("%s %q: want a size (512M) or a share of the full snapshot (100%%)", f.origin("full-after-bytes"), i.afterBytes)
+			return usagef("%s %q: want a size (512M) or a share of the full snapshot (100%%)", fs.Origin("full-after-bytes"), i.afterBytes)
 		}
 		i.policy.AfterPercent = p
 		i.afterBytesText = b + " of the full snapshot"
 	} else {
-		size, err := parseSize(b)
+		size, err := clikit.ParseSize(b)
 		if err != nil {
-			return usagef("%s: %v (or a share of the full snapshot, such as 100%%)", f.origin("full-after-bytes"), err)
+			return usagef("%s: %v (or a share of the full snapshot, such as 100%%)", fs.Origin("full-after-bytes"), err)
 		}
 		i.policy.AfterBytes = size
 		i.afterBytesText = b
 	}
-	d, err := parseDuration(i.duringFull)
-	if err != nil {
-		return usagef("%s: %v", f.origin("deltas-during-full"), err)
+	if err := fs.NonNegative("deltas-during-full"); err != nil {
+		return err
 	}
-	i.during = d
-	if i.on {
-		if st, err := os.Stat(i.tmp); err != nil || !st.IsDir() {
-			return usagef("%s %s: not a directory", f.origin("tmp-dir"), i.tmp)
+	if !i.on {
+		return nil
+	}
+	if st, err := os.Stat(i.tmp); err != nil || !st.IsDir() {
+		return usagef("%s %s: not a directory", fs.Origin("tmp-dir"), i.tmp)
+	}
+	var err error
+	i.bucket, i.prefix, err = incrementalTarget(dst)
+	return err
+}
+
+// readFullEvery reads --full-every: a duration, a schedule, or off.
+func (i *incrFlags) readFullEvery(fs *clikit.FlagSet) error {
+	v := strings.TrimSpace(i.fullEvery)
+	switch strings.ToLower(v) {
+	case "off", "never", "0", "":
+		i.fullEveryText = "never on a schedule"
+		return nil
+	}
+	if d, err := clikit.ParseDuration(v); err == nil {
+		if d <= 0 {
+			return usagef("%s %q: want a positive duration, a schedule or off", fs.Origin("full-every"), v)
 		}
+		i.policy.Every = every(d)
+		i.fullEveryText = "every " + d.String()
+		return nil
 	}
+	s, err := schedule.Parse(v, time.UTC)
+	if err != nil {
+		return usagef("%s: want a duration (1h), a schedule (@daily, 0 0 * * * *) or off: %v", fs.Origin("full-every"), err)
+	}
+	i.policy.Every = s
+	i.fullEveryText = "on the schedule " + s.Text
 	return nil
 }
 
@@ -127,9 +139,9 @@ func incrementalTarget(arg string) (bucket, prefix string, err error) {
 
 // runIncrementalSave is `save --incremental`, with the full-snapshot
 // saver runSave built.
-func runIncrementalSave(ctx context.Context, env Env, s *backup.Saver, inc *incrFlags, bucket, prefix string) error {
+func runIncrementalSave(ctx context.Context, env Env, s *backup.Saver, inc *incrFlags) error {
 	is := &incremental.Saver{
-		Log: s.Log, Conn: s.Conn, Store: s.Store, Bucket: bucket, Prefix: prefix,
+		Log: s.Log, Conn: s.Conn, Store: s.Store, Bucket: inc.bucket, Prefix: inc.prefix,
 		Full: s, Policy: inc.policy, DuringFull: inc.during, TmpDir: inc.tmp, Timeout: s.Timeout, Now: env.Now,
 		FullName: func(t time.Time) string { return backup.BackupName(t, s.Codec.Layers()) },
 	}
@@ -179,91 +191,4 @@ func reportIncremental(env Env, s *backup.Saver, res incremental.Result) {
 		r.Message = fmt.Sprintf("nothing changed since revision %d: no object written", c.Revision)
 	}
 	jobresult.Report(env.Getenv, s.Log, r)
-}
-
-// pitrFlags choose a point in time of a chain to restore.
-type pitrFlags struct{ toRevision, toTime string }
-
-func (p *pitrFlags) define(f *flags) {
-	f.str(&p.toRevision, "to-revision", "", "restore exactly this revision from the chain under SRC (s3://bucket/prefix/)", "ETCD_BACKUP_TO_REVISION")
-	f.str(&p.toTime, "to-time", "", "restore the newest point at or before this time (RFC 3339, such as 2026-12-01T10:00:00Z) from the chain under SRC (s3://bucket/prefix/); with --to-revision, that revision of the chain as it stood then (revisions repeat after a cluster was restored)", "ETCD_BACKUP_TO_TIME")
-}
-
-// chainSource is a restore's source when it is a chain: SRC names a prefix,
-// or a point in time is asked for.
-type chainSource struct {
-	bucket, prefix string
-	target         incremental.Target
-}
-
-// source reads the restore's source as a chain (nil when it is one object).
-func (p *pitrFlags) source(pos []string, f *flags) (*chainSource, error) {
-	asked := p.toRevision != "" || p.toTime != ""
-	prefixArg := len(pos) == 1 && strings.HasPrefix(pos[0], "s3://") && (strings.HasSuffix(pos[0], "/") || !strings.Contains(strings.TrimPrefix(pos[0], "s3://"), "/"))
-	if !asked && !prefixArg {
-		return nil, nil
-	}
-	if len(pos) != 1 {
-		return nil, usagef("want one source: s3://bucket/prefix/ holding the chain, got %d arguments", len(pos))
-	}
-	if !prefixArg {
-		return nil, usagef("%s: --to-revision and --to-time restore from a chain: give its s3://bucket/prefix/ (ending in /)", pos[0])
-	}
-	cs := &chainSource{}
-	cs.bucket, cs.prefix, _ = strings.Cut(strings.TrimPrefix(pos[0], "s3://"), "/")
-	if cs.bucket == "" {
-		return nil, usagef("%s: no bucket", pos[0])
-	}
-	if p.toRevision != "" {
-		r, err := strconv.ParseInt(strings.TrimSpace(p.toRevision), 10, 64)
-		if err != nil || r < 1 {
-			return nil, usagef("%s %q: want a revision (a number from 1)", f.origin("to-revision"), p.toRevision)
-		}
-		cs.target.Revision = r
-	}
-	if p.toTime != "" {
-		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(p.toTime))
-		if err != nil {
-			return nil, usagef("%s %q: want an RFC 3339 time such as 2026-12-01T10:00:00Z", f.origin("to-time"), p.toTime)
-		}
-		cs.target.Time = t
-	}
-	return cs, nil
-}
-
-// runChainRestore restores a point in time from a chain.
-func runChainRestore(ctx context.Context, env Env, f *flags, s3f *s3Flags, kf *keyFlags, cs *chainSource, o backup.RestoreOptions) error {
-	log := newLogger(env.Stderr, env.Getenv)
-	fe, err := fetcher(backup.Location{Kind: backup.S3, Bucket: cs.bucket}, s3f, kf, env, f)
-	if err != nil {
-		return err
-	}
-	r := &incremental.Restorer{Log: log, Store: fe.Store, Bucket: cs.bucket, Prefix: cs.prefix, Fetcher: fe}
-	res, err := r.Restore(ctx, cs.target, o)
-	if err != nil {
-		return err
-	}
-	printJSON(env.Stdout, res)
-	return nil
-}
-
-// pruneChains is prune on a prefix that holds deltas: retention by points
-// in time, keeping whole chains.
-func pruneChains(ctx context.Context, env Env, st backup.Store, o backup.PruneOptions) error {
-	plan, err := incremental.Prune(ctx, st, o)
-	for _, d := range plan {
-		verb := "keep"
-		if !d.Keep {
-			verb = "delete"
-			if o.DryRun {
-				verb = "would delete"
-			}
-		}
-		kind := "delta"
-		if d.IsFull {
-			kind = "full"
-		}
-		fmt.Fprintf(env.Stdout, "%s s3://%s/%s (%s, %s)\n", verb, o.Bucket, d.Key, kind, d.Why)
-	}
-	return err
 }

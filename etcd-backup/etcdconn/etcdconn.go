@@ -37,22 +37,6 @@ type Config struct {
 	CommandTimeout     time.Duration // one short request (status, get, put)
 }
 
-// ParseEndpoints reads an endpoint list in any of the forms users have: a
-// comma or space separated list, optionally wrapped in quotes as the original
-// image's ETCD_MACHINES was ("http://a:2379,http://b:2379" with the quotes).
-func ParseEndpoints(s string) []string {
-	s = strings.TrimSpace(s)
-	s = strings.Trim(s, `"'`)
-	var out []string
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) {
-		f = strings.Trim(strings.TrimSpace(f), `"'`)
-		if f != "" {
-			out = append(out, strings.TrimSuffix(f, "/"))
-		}
-	}
-	return out
-}
-
 // CheckEndpoint reports an endpoint that cannot be dialled as written: a URL
 // (http, https, unix, unixs) with a host, or a bare host:port.
 func CheckEndpoint(ep string) error {
@@ -285,6 +269,26 @@ func (c Config) Healthy(ctx context.Context) ([]Member, []error) {
 		ms = append(ms, r.m)
 	}
 	return ms, errs
+}
+
+// ConnectHealthy connects to the first healthy member (see Healthy). Each
+// endpoint that did not answer is handed to skipped (nil: ignored); when
+// none did, the error joins them all.
+func (c Config) ConnectHealthy(ctx context.Context, skipped func(error)) (*clientv3.Client, Member, error) {
+	members, errs := c.Healthy(ctx)
+	if skipped != nil {
+		for _, err := range errs {
+			skipped(err)
+		}
+	}
+	if len(members) == 0 {
+		return nil, Member{}, fmt.Errorf("no healthy etcd member: %w", errors.Join(errs...))
+	}
+	cli, err := c.Connect(ctx, members[0].Endpoint)
+	if err != nil {
+		return nil, Member{}, err
+	}
+	return cli, members[0], nil
 }
 
 // Status connects to endpoint and asks for its status; a member without a

@@ -12,21 +12,6 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-func TestParseEndpoints(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{`"http://a:2379,http://b:2379"`, "http://a:2379 http://b:2379"}, // the original ETCD_MACHINES, quotes included
-		{`'http://a:2379, http://b:2379/'`, "http://a:2379 http://b:2379"},
-		{"http://a:2379 http://b:2379", "http://a:2379 http://b:2379"},
-		{`"http://a:2379","http://b:2379"`, "http://a:2379 http://b:2379"},
-		{"127.0.0.1:2379", "127.0.0.1:2379"},
-		{` "" `, ""},
-	} {
-		if got := strings.Join(ParseEndpoints(tc.in), " "); got != tc.want {
-			t.Errorf("ParseEndpoints(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestValidate(t *testing.T) {
 	for _, tc := range []struct {
 		cfg  Config

@@ -138,19 +138,12 @@ type member struct {
 
 // Save runs once: a delta, nothing (unchanged), or a full snapshot.
 func (s *Saver) Save(ctx context.Context) (Result, error) {
-	members, errs := s.Conn.Healthy(ctx)
-	for _, err := range errs {
-		s.Log.Warn("skipping member", "err", err)
-	}
-	if len(members) == 0 {
-		return Result{}, fmt.Errorf("no healthy etcd member: %w", errors.Join(errs...))
-	}
-	m := &member{endpoint: members[0].Endpoint}
-	var err error
-	if m.cli, err = s.Conn.Connect(ctx, m.endpoint); err != nil {
+	cli, healthy, err := s.Conn.ConnectHealthy(ctx, func(err error) { s.Log.Warn("skipping member", "err", err) })
+	if err != nil {
 		return Result{}, err
 	}
-	defer m.cli.Close()
+	defer cli.Close()
+	m := &member{endpoint: healthy.Endpoint, cli: cli}
 	st, err := s.status(ctx, m)
 	if err != nil {
 		return Result{}, err
