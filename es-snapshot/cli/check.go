@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"cronbox/clikit"
 	"cronbox/es-snapshot/esclient"
 	"cronbox/es-snapshot/snapshot"
 )
@@ -21,8 +22,8 @@ import (
 // every flag and variable a command reads is checked by check too, the day
 // it is added, with the command's own message.
 type check struct {
-	fs   *flagSet // the running command's flags (newFlagSet sets it)
-	host string   // the server the command would have contacted
+	fs   *clikit.FlagSet // the running command's flags (command sets it)
+	host string          // the server the command would have contacted
 }
 
 // errChecked ends a command in check mode where its work would begin.
@@ -46,7 +47,7 @@ func cmdCheck(ctx context.Context, args []string, env Env) error {
 	if len(args) > 0 {
 		if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 			fmt.Fprint(env.Stdout, checkUsage)
-			return errHelp
+			return clikit.ErrHelp
 		}
 		return usagef("check takes no arguments: it reads the environment, as the job does")
 	}
@@ -78,8 +79,7 @@ func cmdCheck(ctx context.Context, args []string, env Env) error {
 		case err == nil:
 			return fmt.Errorf("check: %s: ran to its end instead of stopping before its work (a check hook is missing)", st.name)
 		default:
-			var ue usageError
-			if errors.As(err, &ue) {
+			if clikit.IsUsage(err) {
 				msg := strings.TrimPrefix(err.Error(), st.name+": ")
 				return usagef("check: %s: %s", st.name, c.explain(msg))
 			}
@@ -95,10 +95,7 @@ func cmdCheck(ctx context.Context, args []string, env Env) error {
 
 // value is a flag's value as the command read it ("" if it has none).
 func (c *check) value(name string) string {
-	if f := c.fs.Lookup(name); f != nil {
-		return f.Value.String()
-	}
-	return ""
+	return c.fs.Value(name)
 }
 
 // describe says what a command that stopped at its hook would have done.
@@ -158,10 +155,9 @@ func (c *check) explain(msg string) string {
 	if c.fs == nil {
 		return msg
 	}
-	for name := range c.fs.from {
-		from := c.fs.origin(name)
-		if strings.HasPrefix(from, "--") || strings.Contains(msg, from) {
-			continue // given as a flag, or named already
+	for name, from := range c.fs.FromEnv() {
+		if strings.Contains(msg, from) {
+			continue // named already
 		}
 		if !strings.Contains(name, "-") {
 			msg = strings.ReplaceAll(msg, "--"+name+" ", "--"+name+" ("+from+") ")

@@ -13,8 +13,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
+
+	"cronbox/clikit"
 )
 
 // Version is set at build time with -ldflags "-X cronbox/es-snapshot/cli.Version=...".
@@ -35,10 +36,7 @@ type Env struct {
 	check *check // set by `es-snapshot check` (check.go)
 }
 
-// usageError is a usage or configuration mistake: exit status 2.
-type usageError struct{ error }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+func usagef(format string, args ...any) error { return clikit.Usagef(format, args...) }
 
 const usage = `usage: es-snapshot COMMAND [flags]
 
@@ -61,21 +59,12 @@ failed, 2 usage or configuration error.
 // Run is Main with its outside world passed in.
 func Run(ctx context.Context, args []string, env Env) int {
 	err := dispatch(ctx, args, env)
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, errHelp):
+	if err == nil || errors.Is(err, clikit.ErrHelp) {
 		return 0
 	}
-	fmt.Fprintf(env.Stderr, "es-snapshot: %s\n", oneLine(err.Error()))
-	var ue usageError
-	if errors.As(err, &ue) {
-		return 2
-	}
-	return 1
+	fmt.Fprintf(env.Stderr, "es-snapshot: %s\n", clikit.OneLine(err.Error()))
+	return clikit.ExitCode(err)
 }
-
-var errHelp = errors.New("help shown")
 
 func dispatch(ctx context.Context, args []string, env Env) error {
 	if len(args) == 0 {
@@ -85,10 +74,10 @@ func dispatch(ctx context.Context, args []string, env Env) error {
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(env.Stdout, usage)
-		return errHelp
+		return clikit.ErrHelp
 	case "-version", "--version", "version":
 		fmt.Fprintf(env.Stdout, "es-snapshot %s\n", Version)
-		return errHelp
+		return clikit.ErrHelp
 	case "repo":
 		if len(args) < 2 || args[1] != "ensure" {
 			return usagef("repo: the only subcommand is `repo ensure`")
@@ -110,12 +99,12 @@ func dispatch(ctx context.Context, args []string, env Env) error {
 	return usagef("unknown command %q (see es-snapshot --help)", args[0])
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
+// newLogger is the commands' logger: text, at debug with --verbose.
 func newLogger(w io.Writer, verbose bool) *slog.Logger {
 	lvl := slog.LevelInfo
 	if verbose {
 		lvl = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
+	h, _ := clikit.NewHandler(w, "text", lvl)
+	return slog.New(h)
 }

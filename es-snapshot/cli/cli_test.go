@@ -135,7 +135,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"raw settings not JSON", base, []string{"repo", "ensure", "--type", "url", "--settings", "{"}, "JSON"},
 		{"bad URL", with("ES_HOST_URL", "localhost:9200"), []string{"list"}, "scheme"},
 		{"missing password file", with("ES_PASSWORD_FILE", "/nonexistent/pw"), []string{"list"}, "ES_PASSWORD_FILE"},
-		{"password and its file", with("ES_PASSWORD", "a", "ES_PASSWORD_FILE", "/etc/hostname"), []string{"list"}, "both set"},
+		{"password and its file", with("ES_PASSWORD", "a", "ES_PASSWORD_FILE", "/etc/hostname"), []string{"list"}, "ES_PASSWORD and ES_PASSWORD_FILE"},
 		{"api key and user", with("ES_API_KEY", "k", "ES_USERNAME", "u"), []string{"list"}, "API key"},
 		{"rename half given", base, []string{"restore", "--rename-pattern", "(.+)"}, "go together"},
 		{"unknown flag", base, []string{"create", "--bogus"}, "bogus"},
