@@ -87,7 +87,8 @@ func (w *writer) Close() error {
 
 // lazyAge starts age's stream at the first Write or Close: age writes its
 // header as soon as it starts, and a caller may hand in a pipe that is only
-// read once NewWriter has returned (the S3 put's encode stage does).
+// read once NewWriter has returned (the S3 put's encode stage did until it
+// made its encoder on the goroutine that reads it).
 type lazyAge struct {
 	w          io.Writer
 	recipients []age.Recipient

@@ -133,10 +133,7 @@ func (p *putJob) stream(ctx context.Context, r io.Reader) (Object, error) {
 	defer cancel(nil)
 	var enc *encodeStage
 	if p.opts.Encode != nil {
-		var err error
-		if enc, err = startEncode(r, p.opts.Encode, p.progress.update); err != nil {
-			return p.fail("put", fmt.Errorf("encode: %w", err))
-		}
+		enc = startEncode(r, p.opts.Encode, p.progress.update)
 		// Put may return while the encoder goroutine is still blocked
 		// reading the input; closing its pipe makes its next write fail.
 		defer enc.stop(errors.New("put ended"))
@@ -898,17 +895,21 @@ type stageError struct{ err error }
 func (e stageError) Error() string { return e.err.Error() }
 func (e stageError) Unwrap() error { return e.err }
 
-func startEncode(r io.Reader, encode func(io.Writer) (io.WriteCloser, error), progress func(int64)) (*encodeStage, error) {
+// startEncode starts the encode stage. The encoder is made on the stage's
+// goroutine, not before it: an encoder may write as soon as it is made
+// (age writes its header), and its output is read only once startEncode
+// has returned. An encoder that cannot be made fails the stage's output.
+func startEncode(r io.Reader, encode func(io.Writer) (io.WriteCloser, error), progress func(int64)) *encodeStage {
 	pr, pw := io.Pipe()
-	enc, err := encode(pw)
-	if err != nil {
-		return nil, err
-	}
 	e := &encodeStage{out: pr, done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
+		enc, err := encode(pw)
+		if err != nil {
+			pw.CloseWithError(stageError{fmt.Errorf("encode: %w", err)})
+			return
+		}
 		buf := make([]byte, 256<<10)
-		var err error
 		for {
 			n, rerr := r.Read(buf)
 			if n > 0 {
@@ -932,7 +933,7 @@ func startEncode(r io.Reader, encode func(io.Writer) (io.WriteCloser, error), pr
 		}
 		pw.CloseWithError(err) // nil: a clean EOF
 	}()
-	return e, nil
+	return e
 }
 
 // wait waits for the encoder to finish; it is called only once its
