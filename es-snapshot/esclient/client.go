@@ -28,6 +28,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"cronbox/clikit/backoff"
 )
 
 // Config says how to reach a server.
@@ -289,20 +291,16 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return err
 	}
 	until := time.Now().Add(c.retryFor)
-	wait := 100 * time.Millisecond
+	waits := backoff.New(100*time.Millisecond, 2*time.Second)
 	for tries := 1; IsConnError(err); tries++ {
+		wait := waits.Next()
 		if time.Now().Add(wait).After(until) {
 			return fmt.Errorf("%w (tried %d times in %s)", err, tries, c.retryFor)
 		}
 		c.log.Debug("connection failed; retrying", "call", method+" "+path, "err", err, "in", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if backoff.Sleep(ctx, wait) != nil {
 			return fmt.Errorf("%w (tried %d times, until the deadline)", err, tries)
-		case <-t.C:
 		}
-		wait = min(2*wait, 2*time.Second)
 		err = c.doOnce(ctx, method, path, query, body, out)
 	}
 	return err
