@@ -82,12 +82,12 @@ func TestPutFileChangedMeanwhileIsRefused(t *testing.T) {
 func TestPartSizeGrowsToFitTenThousandParts(t *testing.T) {
 	var total int64
 	for n := 1; n <= 10000; n++ {
-		total += s3.PartSize(5<<20, n)
+		total += s3.StreamPartSize(5<<20, n)
 	}
 	if total < 4<<40 {
 		t.Fatalf("10,000 parts from 5 MiB hold %d bytes, want at least 4 TiB", total)
 	}
-	if s3.PartSize(5<<20, 1000) != 5<<20 || s3.PartSize(5<<20, 1001) != 10<<20 || s3.PartSize(5<<20, 10000) > 5<<30 {
+	if s3.StreamPartSize(5<<20, 1000) != 5<<20 || s3.StreamPartSize(5<<20, 1001) != 10<<20 || s3.StreamPartSize(5<<20, 10000) > 5<<30 {
 		t.Fatal("part size schedule is off")
 	}
 }
