@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"cronbox/clikit"
 	"cronbox/gof3r/s3"
 )
 
@@ -120,29 +121,24 @@ func Main(args []string) int {
 	return run(ctx, args, os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 }
 
-// usageError is a mistake on the command line or in the configuration.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
-func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+func usagef(format string, a ...any) error { return clikit.Usagef(format, a...) }
 
 func run(ctx context.Context, args []string, stdin *os.File, stdout io.Writer, stderr *os.File, getenv func(string) string) int {
 	err := dispatch(ctx, args, stdin, stdout, stderr, getenv)
-	if err == nil {
+	switch {
+	case err == nil:
 		return 0
-	}
-	var ue usageError
-	if errors.As(err, &ue) {
+	case clikit.IsUsage(err):
 		fmt.Fprintf(stderr, "gof3r: %v (see gof3r --help)\n", err)
-		return 2
+	default:
+		fmt.Fprintf(stderr, "gof3r: %v\n", oneLine(err))
 	}
-	fmt.Fprintf(stderr, "gof3r: %v\n", oneLine(err))
-	return 1
+	return clikit.ExitCode(err)
 }
 
+// oneLine is err on one line, with a hint where one helps.
 func oneLine(err error) string {
-	msg := strings.Join(strings.Fields(err.Error()), " ")
+	msg := clikit.OneLine(err.Error())
 	var se *s3.Error
 	switch {
 	case errors.Is(err, s3.ErrLocked):
@@ -155,32 +151,15 @@ func oneLine(err error) string {
 	return msg
 }
 
+// commands are gof3r's commands: each checks its arguments and runs.
+var commands = map[string]func(context.Context, *job, []string) error{
+	"put": runPut, "get": runGet, "cp": runCp, "rm": runRm,
+}
+
 func dispatch(ctx context.Context, args []string, stdin *os.File, stdout io.Writer, stderr *os.File, getenv func(string) string) error {
-	// s3gof3r allowed global flags before the command: the command is the
-	// first word that is neither a flag nor a flag's value.
-	cmd, before, after := "", args, []string(nil)
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			break
-		}
-		if strings.HasPrefix(a, "-") && len(a) > 1 {
-			if takesSeparateValue(a) {
-				i++
-			}
-			continue
-		}
-		cmd, before, after = a, args[:i], args[i+1:]
-		break
-	}
-	switch cmd {
-	case "put", "get", "cp", "rm", "":
-	default:
-		return usagef("unknown command %q: want put, get, cp or rm", cmd)
-	}
-	o, err := parseFlags(cmd, before, after)
+	cmd, o, pos, err := parseArgs(args, getenv)
 	if err != nil {
-		return usageError{err.Error()}
+		return err
 	}
 	if o.help {
 		fmt.Fprint(stdout, usage)
@@ -200,16 +179,28 @@ func dispatch(ctx context.Context, args []string, stdin *os.File, stdout io.Writ
 	if o.debug {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	h, _ := clikit.NewHandler(stderr, "text", level)
+	log := slog.New(h)
+	client, err := newClient(o, getenv, log)
+	if err != nil {
+		return err
+	}
+	j := &job{o: o, c: client, stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, log: log,
+		progress: o.progress || (!o.noProgress && isTerminal(stderr))}
+	return commands[cmd](ctx, j, pos)
+}
 
+// newClient is the S3 client: the AWS_* variables (s3.ConfigFromEnv), then
+// the flags over them.
+func newClient(o *options, getenv func(string) string, log *slog.Logger) (*s3.Client, error) {
 	cfg, err := s3.ConfigFromEnv(getenv)
 	if err != nil {
-		return usageError{err.Error()}
+		return nil, clikit.Usage(err)
 	}
-	if o.set["endpoint"] {
+	if o.set("endpoint") {
 		cfg.Endpoint = o.endpoint
 	}
-	if o.set["region"] {
+	if o.set("region") {
 		cfg.Region = o.region
 	}
 	if o.addressing != "" {
@@ -220,70 +211,32 @@ func dispatch(ctx context.Context, args []string, stdin *os.File, stdout io.Writ
 	cfg.ConnectTimeout, cfg.ResponseTimeout, cfg.StallTimeout = o.connectTimeout, o.responseTimeout, o.stallTimeout
 	cfg.Logger = log
 	client, err := s3.New(cfg)
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	showProgress := o.progress || (!o.noProgress && isTerminal(stderr))
-	j := &job{o: o, c: client, stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, log: log, progress: showProgress}
+	return client, clikit.Usage(err)
+}
 
-	switch cmd {
-	case "put":
-		if len(o.args) > 0 {
-			return usagef("put takes no arguments (got %q): use -b, -k and -p", o.args[0])
-		}
-		if err := needBucketKey(o); err != nil {
-			return err
-		}
-		return j.put(ctx, o.bucket, o.key, o.path)
-	case "get":
-		if len(o.args) > 0 {
-			return usagef("get takes no arguments (got %q): use -b, -k and -p", o.args[0])
-		}
-		if err := needBucketKey(o); err != nil {
-			return err
-		}
-		return j.get(ctx, o.bucket, o.key, o.path)
-	case "cp":
-		if len(o.args) != 2 {
-			return usagef("cp wants a source and a destination, got %d arguments", len(o.args))
-		}
-		src, dst := o.args[0], o.args[1]
-		sb, sk, serr := s3.ParseURL(src)
-		db, dk, derr := s3.ParseURL(dst)
-		switch {
-		case serr == nil && derr == nil:
-			return usagef("cp between two S3 URLs is not supported: get one and put it")
-		case derr == nil:
-			if strings.HasPrefix(src, "s3:") {
-				return usageError{serr.Error()}
-			}
-			return j.put(ctx, db, dk, dashIsStdio(src))
-		case serr == nil:
-			if strings.HasPrefix(dst, "s3:") {
-				return usageError{derr.Error()}
-			}
-			return j.get(ctx, sb, sk, dashIsStdio(dst))
-		default:
-			return usagef("cp needs one s3://bucket/key URL: %v", derr)
-		}
-	case "rm":
-		bucket, key := o.bucket, o.key
-		switch {
-		case len(o.args) == 1:
-			var err error
-			if bucket, key, err = s3.ParseURL(o.args[0]); err != nil {
-				return usageError{err.Error()}
-			}
-		case len(o.args) > 1:
-			return usagef("rm takes one s3://bucket/key URL")
-		default:
-			if err := needBucketKey(o); err != nil {
-				return err
-			}
-		}
-		return j.rm(ctx, bucket, key)
+// runCp is `gof3r cp SRC DST`: a put or a get, whichever side is S3.
+func runCp(ctx context.Context, j *job, args []string) error {
+	if len(args) != 2 {
+		return usagef("cp wants a source and a destination, got %d arguments", len(args))
 	}
-	return nil
+	src, dst := args[0], args[1]
+	sb, sk, serr := s3.ParseURL(src)
+	db, dk, derr := s3.ParseURL(dst)
+	switch {
+	case serr == nil && derr == nil:
+		return usagef("cp between two S3 URLs is not supported: get one and put it")
+	case derr == nil:
+		if strings.HasPrefix(src, "s3:") {
+			return clikit.Usage(serr)
+		}
+		return j.put(ctx, db, dk, dashIsStdio(src))
+	case serr == nil:
+		if strings.HasPrefix(dst, "s3:") {
+			return clikit.Usage(derr)
+		}
+		return j.get(ctx, sb, sk, dashIsStdio(dst))
+	}
+	return usagef("cp needs one s3://bucket/key URL: %v", derr)
 }
 
 func dashIsStdio(p string) string {
@@ -293,7 +246,11 @@ func dashIsStdio(p string) string {
 	return p
 }
 
-func needBucketKey(o *options) error {
+// needBucketKey refuses a command without -b and -k, or with arguments.
+func needBucketKey(cmd string, o *options, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments (got %q): use -b, -k and -p", cmd, args[0])
+	}
 	if o.bucket == "" {
 		return usagef("-b/--bucket is required")
 	}

@@ -7,6 +7,7 @@ import (
 
 	"filippo.io/age"
 
+	"cronbox/clikit"
 	"cronbox/codec"
 	"cronbox/gof3r/s3"
 )
@@ -23,52 +24,27 @@ import (
 //	--passphrase-file FILE      GOF3R_PASSPHRASE_FILE, or GOF3R_PASSPHRASE
 //	--identity FILE             GOF3R_IDENTITY_FILE, or the key in GOF3R_IDENTITY
 
-// value is a flag's value, else its variable's, and where it came from.
-func (j *job) value(flag, env string) (string, string) {
-	if j.o.set[flag] {
-		switch flag {
-		case "compress":
-			return j.o.compress, "--compress"
-		case "compress-level":
-			return j.o.compressLevel, "--compress-level"
-		case "recipients-file":
-			return j.o.recipientsFile, "--recipients-file"
-		case "passphrase-file":
-			return j.o.passphraseFile, "--passphrase-file"
-		case "identity":
-			return j.o.identity, "--identity"
-		}
-	}
-	return strings.TrimSpace(j.getenv(env)), env
-}
-
 // codecOptions reads how put stores the stream.
 func (j *job) codecOptions() (codec.Options, error) {
 	var o codec.Options
-	v, from := j.value("compress", "GOF3R_COMPRESS")
 	var err error
-	if o.Compression, err = codec.ParseCompression(v); err != nil {
-		return o, usagef("%s: %v", from, err)
+	if o.Compression, err = codec.ParseCompression(j.o.compress); err != nil {
+		return o, usagef("%s: %v", j.o.fs.Origin("compress"), err)
 	}
-	v, from = j.value("compress-level", "GOF3R_COMPRESS_LEVEL")
-	if o.Level, err = codec.ParseLevel(o.Compression, v); err != nil {
-		return o, usagef("%s: %v", from, err)
+	if o.Level, err = codec.ParseLevel(o.Compression, j.o.compressLevel); err != nil {
+		return o, usagef("%s: %v", j.o.fs.Origin("compress-level"), err)
 	}
-	lists, from := j.o.encryptTo, "--encrypt-to"
-	if !j.o.set["encrypt-to"] {
-		lists, from = []string{j.getenv("GOF3R_ENCRYPT_TO")}, "GOF3R_ENCRYPT_TO"
-	}
-	for _, l := range lists {
+	for _, l := range j.o.encryptTo {
 		rs, err := codec.ParseRecipients(l)
 		if err != nil {
-			return o, usagef("%s: %v", from, err)
+			return o, usagef("%s: %v", j.o.fs.Origin("encrypt-to"), err)
 		}
 		o.Recipients = append(o.Recipients, rs...)
 	}
-	if f, from := j.value("recipients-file", "GOF3R_RECIPIENTS_FILE"); f != "" {
+	if f := j.o.recipientsFile; f != "" {
 		rs, err := codec.ReadRecipientsFile(f)
 		if err != nil {
-			return o, usagef("%s %s: %v", from, f, err)
+			return o, usagef("%s %s: %v", j.o.fs.Origin("recipients-file"), f, err)
 		}
 		o.Recipients = append(o.Recipients, rs...)
 	}
@@ -87,7 +63,7 @@ func (j *job) codecOptions() (codec.Options, error) {
 		o.Recipients = []age.Recipient{r}
 	}
 	if err := o.Check(); err != nil {
-		return o, usageError{err.Error()}
+		return o, clikit.Usage(err)
 	}
 	return o, nil
 }
@@ -95,7 +71,7 @@ func (j *job) codecOptions() (codec.Options, error) {
 // passphrase reads GOF3R_PASSPHRASE or the passphrase file.
 func (j *job) passphrase() (string, string, error) {
 	inline := j.getenv("GOF3R_PASSPHRASE")
-	file, from := j.value("passphrase-file", "GOF3R_PASSPHRASE_FILE")
+	file, from := j.o.passphraseFile, j.o.fs.Origin("passphrase-file")
 	switch {
 	case inline != "" && file != "":
 		return "", "", usagef("GOF3R_PASSPHRASE and %s are both set: set only one", from)
@@ -151,7 +127,7 @@ func (j *job) hasHeader(name string) bool {
 func (j *job) identities() ([]age.Identity, error) {
 	var ids []age.Identity
 	inline := j.getenv("GOF3R_IDENTITY")
-	file, from := j.value("identity", "GOF3R_IDENTITY_FILE")
+	file, from := j.o.identity, j.o.fs.Origin("identity")
 	switch {
 	case inline != "" && file != "":
 		return nil, usagef("GOF3R_IDENTITY and %s are both set: set only one", from)

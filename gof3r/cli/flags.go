@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"cronbox/clikit"
 	"cronbox/gof3r/s3"
 )
 
@@ -29,253 +30,191 @@ type options struct {
 	compress, compressLevel, recipientsFile, passphraseFile, identity string
 	encryptTo                                                         []string
 	raw                                                               bool
-	args                                                              []string // positional
-	set                                                               map[string]bool
+
+	fs *clikit.FlagSet // where each value came from
 }
 
-type flagSpec struct {
-	short, long string
-	takesValue  bool
-	apply       func(o *options, v string) error
-	// cmds, when set, are the only commands that take the flag; another
-	// spec may then use the same short name elsewhere (-v).
-	cmds []string
+// set reports whether flag name was given on the command line.
+func (o *options) set(name string) bool { return o.fs.Given(name) }
+
+// flagValue is a flag whose value set checks and stores.
+type flagValue struct {
+	set  func(string) error
+	bool bool
 }
 
-var flagSpecs = []flagSpec{
-	{short: "b", long: "bucket", takesValue: true, apply: func(o *options, v string) error { o.bucket = v; return nil }},
-	{short: "k", long: "key", takesValue: true, apply: func(o *options, v string) error { o.key = v; return nil }},
-	{short: "p", long: "path", takesValue: true, apply: func(o *options, v string) error { o.path = v; return nil }},
-	{long: "endpoint", takesValue: true, apply: func(o *options, v string) error { o.endpoint = v; return nil }},
-	{long: "region", takesValue: true, apply: func(o *options, v string) error { o.region = v; return nil }},
-	{long: "addressing", takesValue: true, apply: func(o *options, v string) error {
+func (v flagValue) Set(s string) error { return v.set(s) }
+func (v flagValue) String() string     { return "" }
+func (v flagValue) IsBoolFlag() bool   { return v.bool }
+
+// define declares gof3r's flags for cmd ("" before the command). s3gof3r's
+// -v is the object's version in get and rm, gof3r's version elsewhere.
+func (o *options) define(fs *clikit.FlagSet, cmd string) {
+	o.fs = fs
+	str := func(p *string, short byte, long string, vars ...string) {
+		fs.String(p, long, "", "", vars...)
+		if short != 0 {
+			fs.Short(short, long)
+		}
+	}
+	check := func(short byte, long string, set func(string) error) {
+		fs.Var(flagValue{set: set}, long, "")
+		if short != 0 {
+			fs.Short(short, long)
+		}
+	}
+	flag := func(short byte, long string, set func()) {
+		fs.Var(flagValue{set: func(v string) error {
+			if b, err := strconv.ParseBool(v); err != nil || !b {
+				return fmt.Errorf("takes no value")
+			}
+			set()
+			return nil
+		}, bool: true}, long, "")
+		if short != 0 {
+			fs.Short(short, long)
+		}
+	}
+	str(&o.bucket, 'b', "bucket")
+	str(&o.key, 'k', "key")
+	str(&o.path, 'p', "path")
+	str(&o.endpoint, 0, "endpoint")
+	str(&o.region, 0, "region")
+	check(0, "addressing", func(v string) error {
 		switch v {
 		case "auto", "path", "virtual":
 			o.addressing = v
 			return nil
 		}
 		return fmt.Errorf("want auto, path or virtual")
-	}},
-	{long: "path-style", apply: func(o *options, _ string) error { o.addressing = "path"; return nil }},
-	{long: "virtual-hosted", apply: func(o *options, _ string) error { o.addressing = "virtual"; return nil }},
-	{long: "no-ssl", apply: func(o *options, _ string) error { o.noSSL = true; return nil }},
-	{short: "c", long: "concurrency", takesValue: true, apply: func(o *options, v string) error {
+	})
+	flag(0, "path-style", func() { o.addressing = "path" })
+	flag(0, "virtual-hosted", func() { o.addressing = "virtual" })
+	flag(0, "no-ssl", func() { o.noSSL = true })
+	check('c', "concurrency", func(v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
 			return fmt.Errorf("want a number from 1 to 1000")
 		}
 		o.concurrency = n
 		return nil
-	}},
-	{short: "s", long: "partsize", takesValue: true, apply: func(o *options, v string) error {
-		n, err := parseSize(v)
-		if err != nil {
-			return err
+	})
+	check('s', "partsize", func(v string) error {
+		n, err := clikit.ParseSize(v)
+		if err != nil || n == 0 {
+			return fmt.Errorf("want a size in bytes such as 20971520 or 20MiB")
 		}
 		if n < 5<<20 || n > 5<<30 {
 			return fmt.Errorf("want 5 MiB to 5 GiB (S3's limits)")
 		}
 		o.partSize = n
 		return nil
-	}},
-	{short: "m", long: "header", takesValue: true, apply: func(o *options, v string) error {
+	})
+	check('m', "header", func(v string) error {
 		if !strings.Contains(v, ":") {
 			return fmt.Errorf("want 'Name: value'")
 		}
 		o.headers = append(o.headers, v)
 		return nil
-	}},
-	{long: "acl", takesValue: true, apply: func(o *options, v string) (err error) { o.acl, err = s3.ParseACL(v); return err }},
-	{long: "md5", apply: func(o *options, _ string) error { o.md5 = true; return nil }},
-	{long: "no-md5", apply: func(o *options, _ string) error { o.noMD5 = true; return nil }},
-	{long: "allow-unverified", apply: func(o *options, _ string) error { o.allowUnverified = true; return nil }},
-	{long: "sse", takesValue: true, apply: func(o *options, v string) (err error) { o.sse, err = s3.ParseSSEMode(v); return err }},
-	{long: "sse-kms-key-id", takesValue: true, apply: func(o *options, v string) error {
+	})
+	check(0, "acl", func(v string) (err error) { o.acl, err = s3.ParseACL(v); return err })
+	flag(0, "md5", func() { o.md5 = true })
+	flag(0, "no-md5", func() { o.noMD5 = true })
+	flag(0, "allow-unverified", func() { o.allowUnverified = true })
+	check(0, "sse", func(v string) (err error) { o.sse, err = s3.ParseSSEMode(v); return err })
+	check(0, "sse-kms-key-id", func(v string) error {
 		if strings.TrimSpace(v) == "" {
 			return fmt.Errorf("empty")
 		}
 		o.sseKMSKeyID = v
 		return nil
-	}},
-	{long: "sse-c-key-file", takesValue: true, apply: func(o *options, v string) error { o.sseCKeyFile = v; return nil }},
-	{long: "object-lock-mode", takesValue: true, apply: func(o *options, v string) (err error) {
-		o.lockMode, err = s3.ParseLockMode(v)
-		return err
-	}},
-	{long: "object-lock-retain", takesValue: true, apply: func(o *options, v string) (err error) {
-		o.lockRetain, err = s3.ParseRetention(v)
-		return err
-	}},
-	{long: "compress", takesValue: true, apply: func(o *options, v string) error { o.compress = v; return nil }},
-	{long: "compress-level", takesValue: true, apply: func(o *options, v string) error { o.compressLevel = v; return nil }},
-	{long: "encrypt-to", takesValue: true, apply: func(o *options, v string) error { o.encryptTo = append(o.encryptTo, v); return nil }},
-	{long: "recipients-file", takesValue: true, apply: func(o *options, v string) error { o.recipientsFile = v; return nil }},
-	{long: "passphrase-file", takesValue: true, apply: func(o *options, v string) error { o.passphraseFile = v; return nil }},
-	{long: "identity", takesValue: true, apply: func(o *options, v string) error { o.identity = v; return nil }},
-	{long: "raw", apply: func(o *options, _ string) error { o.raw = true; return nil }},
-	{long: "debug", apply: func(o *options, _ string) error { o.debug = true; return nil }},
-	{long: "progress", apply: func(o *options, _ string) error { o.progress = true; return nil }},
-	{long: "no-progress", apply: func(o *options, _ string) error { o.noProgress = true; return nil }},
-	{long: "retries", takesValue: true, apply: func(o *options, v string) error {
+	})
+	str(&o.sseCKeyFile, 0, "sse-c-key-file")
+	check(0, "object-lock-mode", func(v string) (err error) { o.lockMode, err = s3.ParseLockMode(v); return err })
+	check(0, "object-lock-retain", func(v string) (err error) { o.lockRetain, err = s3.ParseRetention(v); return err })
+	// The codec's flags fall back to variables (codec.go).
+	str(&o.compress, 0, "compress", "GOF3R_COMPRESS")
+	str(&o.compressLevel, 0, "compress-level", "GOF3R_COMPRESS_LEVEL")
+	fs.Var(flagValue{set: func(v string) error { o.encryptTo = append(o.encryptTo, v); return nil }}, "encrypt-to", "", "GOF3R_ENCRYPT_TO")
+	str(&o.recipientsFile, 0, "recipients-file", "GOF3R_RECIPIENTS_FILE")
+	str(&o.passphraseFile, 0, "passphrase-file", "GOF3R_PASSPHRASE_FILE")
+	str(&o.identity, 0, "identity", "GOF3R_IDENTITY_FILE")
+	flag(0, "raw", func() { o.raw = true })
+	flag(0, "debug", func() { o.debug = true })
+	flag(0, "progress", func() { o.progress = true })
+	flag(0, "no-progress", func() { o.noProgress = true })
+	check(0, "retries", func(v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100 {
 			return fmt.Errorf("want a number of tries from 1 to 100")
 		}
 		o.retries = n
 		return nil
-	}},
-	{long: "connect-timeout", takesValue: true, apply: durationFlag(func(o *options) *time.Duration { return &o.connectTimeout })},
-	{long: "response-timeout", takesValue: true, apply: durationFlag(func(o *options) *time.Duration { return &o.responseTimeout })},
-	{long: "stall-timeout", takesValue: true, apply: durationFlag(func(o *options) *time.Duration { return &o.stallTimeout })},
-	// s3gof3r: inside get and rm, -v is the object's version; elsewhere
-	// (and before the command) it prints gof3r's version.
-	{short: "v", long: "versionId", takesValue: true, cmds: []string{"get", "rm"}, apply: func(o *options, v string) error {
-		if strings.TrimSpace(v) == "" {
-			return fmt.Errorf("empty")
-		}
-		o.versionID = v
-		return nil
-	}},
-	{short: "v", long: "version", apply: func(o *options, _ string) error { o.version = true; return nil }},
-	{short: "h", long: "help", apply: func(o *options, _ string) error { o.help = true; return nil }},
-}
-
-// appliesTo says whether the spec is a flag of cmd ("" before the command).
-func (f flagSpec) appliesTo(cmd string) bool {
-	if f.cmds == nil {
-		return true
-	}
-	for _, c := range f.cmds {
-		if c == cmd {
-			return true
-		}
-	}
-	return false
-}
-
-// lookup finds the flag named name (long when long, else short) for cmd.
-func lookup(cmd, name string, long bool) *flagSpec {
-	for i := range flagSpecs {
-		f := &flagSpecs[i]
-		if !f.appliesTo(cmd) {
-			continue
-		}
-		if (long && f.long == name) || (!long && f.short != "" && f.short == name) {
-			return f
-		}
-	}
-	return nil
-}
-
-func durationFlag(field func(*options) *time.Duration) func(*options, string) error {
-	return func(o *options, v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return fmt.Errorf("want a positive duration such as 30s or 5m")
-		}
-		*field(o) = d
-		return nil
-	}
-}
-
-// parseSize reads a byte count: 20971520, 20M, 20MiB, 1G (binary units).
-func parseSize(v string) (int64, error) {
-	s := strings.ToUpper(strings.TrimSpace(v))
-	s = strings.TrimSuffix(strings.TrimSuffix(s, "IB"), "B")
-	mult := int64(1)
-	if s != "" {
-		switch s[len(s)-1] {
-		case 'K':
-			mult = 1 << 10
-		case 'M':
-			mult = 1 << 20
-		case 'G':
-			mult = 1 << 30
-		}
-		if mult > 1 {
-			s = s[:len(s)-1]
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("want a size in bytes such as 20971520 or 20MiB")
-	}
-	return n * mult, nil
-}
-
-// parseFlags reads the flags before the command (global ones) and after it
-// into one options. Flags and positional arguments may be mixed; "--"
-// ends the flags.
-func parseFlags(cmd string, before, after []string) (*options, error) {
-	o := &options{set: map[string]bool{}}
-	if err := o.parse("", before); err != nil {
-		return nil, err
-	}
-	if err := o.parse(cmd, after); err != nil {
-		return nil, err
-	}
-	return o, nil
-}
-
-func (o *options) parse(cmd string, args []string) error {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			o.args = append(o.args, args[i+1:]...)
-			break
-		}
-		if len(a) < 2 || a[0] != '-' {
-			o.args = append(o.args, a)
-			continue
-		}
-		var spec *flagSpec
-		var value string
-		hasValue := false
-		if strings.HasPrefix(a, "--") {
-			name, v, eq := strings.Cut(a[2:], "=")
-			if spec = lookup(cmd, name, true); spec == nil {
-				return fmt.Errorf("unknown flag --%s", name)
+	})
+	for _, d := range []struct {
+		long string
+		p    *time.Duration
+	}{{"connect-timeout", &o.connectTimeout}, {"response-timeout", &o.responseTimeout}, {"stall-timeout", &o.stallTimeout}} {
+		check(0, d.long, func(v string) error {
+			n, err := time.ParseDuration(v)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("want a positive duration such as 30s or 5m")
 			}
-			value, hasValue = v, eq
-		} else {
-			name := a[1:2]
-			if spec = lookup(cmd, name, false); spec == nil {
-				return fmt.Errorf("unknown flag -%s", name)
-			}
-			if len(a) > 2 {
-				value, hasValue = strings.TrimPrefix(a[2:], "="), true
-			}
-		}
-		flagName := "--" + spec.long
-		if spec.short != "" {
-			flagName = "-" + spec.short + "/--" + spec.long
-		}
-		if spec.takesValue && !hasValue {
-			if i+1 >= len(args) {
-				return fmt.Errorf("%s needs a value", flagName)
-			}
-			i++
-			value = args[i]
-		}
-		if !spec.takesValue && hasValue {
-			return fmt.Errorf("%s takes no value", flagName)
-		}
-		if err := spec.apply(o, value); err != nil {
-			return fmt.Errorf("%s %q: %v", flagName, value, err)
-		}
-		o.set[spec.long] = true
+			*d.p = n
+			return nil
+		})
 	}
-	return nil
+	if cmd == "get" || cmd == "rm" {
+		check('v', "versionId", func(v string) error {
+			if strings.TrimSpace(v) == "" {
+				return fmt.Errorf("empty")
+			}
+			o.versionID = v
+			return nil
+		})
+		flag(0, "version", func() { o.version = true })
+	} else {
+		flag('v', "version", func() { o.version = true })
+	}
+	flag('h', "help", func() { o.help = true })
 }
 
-// takesSeparateValue says whether flag word a, before the command, is
-// followed by its value as the next word (-b bucket, --bucket bucket; not
-// -bbucket or --bucket=b).
-func takesSeparateValue(a string) bool {
-	if strings.HasPrefix(a, "--") {
-		f := lookup("", a[2:], true)
-		return f != nil && f.takesValue
+// parseArgs finds the command (the first word that is neither a flag nor
+// a flag's value: s3gof3r allowed flags before it) and reads every flag,
+// before and after it, into one options. Flags and positional arguments
+// may be mixed after the command; "--" ends the flags.
+func parseArgs(args []string, getenv func(string) string) (string, *options, []string, error) {
+	// Where the command is: the flags before it, as they read there.
+	before := clikit.NewFlagSet("gof3r", nil)
+	before.POSIX, before.ShortAndLong = true, true
+	new(options).define(before, "")
+	if err := before.Parse(args); err != nil {
+		return "", nil, nil, err
 	}
-	f := lookup("", a[1:], false)
-	return len(a) == 2 && f != nil && f.takesValue
+	cmd, after := "", []string(nil)
+	if rest := before.Args(); len(rest) > 0 && before.Dash() != 0 {
+		cmd, after = rest[0], rest[1:]
+		args = args[:len(args)-len(rest)]
+	}
+	switch cmd {
+	case "put", "get", "cp", "rm", "":
+	default:
+		return "", nil, nil, usagef("unknown command %q: want put, get, cp or rm", cmd)
+	}
+	// Before the command -v is gof3r's version in every command.
+	words := make([]string, 0, len(args)+len(after))
+	for _, a := range args {
+		if a == "-v" {
+			a = "--version"
+		}
+		words = append(words, a)
+	}
+	fs := clikit.NewFlagSet("gof3r", clikit.Getenv(getenv))
+	fs.POSIX, fs.ShortAndLong, fs.Interspersed, fs.TrimSpace = true, true, true, true
+	o := &options{}
+	o.define(fs, cmd)
+	if err := fs.Parse(append(words, after...)); err != nil {
+		return cmd, nil, nil, err
+	}
+	return cmd, o, fs.Args(), nil
 }

@@ -6,8 +6,17 @@ import (
 	"os"
 	"path/filepath"
 
+	"cronbox/clikit"
 	"cronbox/gof3r/s3"
 )
+
+// runGet is `gof3r get -b BUCKET -k KEY [-p FILE]`.
+func runGet(ctx context.Context, j *job, args []string) error {
+	if err := needBucketKey("get", j.o, args); err != nil {
+		return err
+	}
+	return j.get(ctx, j.o.bucket, j.o.key, j.o.path)
+}
 
 // get downloads bucket/key to path (stdout when "").
 func (j *job) get(ctx context.Context, bucket, key, path string) error {
@@ -50,7 +59,7 @@ func (j *job) get(ctx context.Context, bucket, key, path string) error {
 func (j *job) getOptions() (s3.GetOptions, error) {
 	env, warning, err := s3.SSEFromEnv(j.getenv)
 	if err != nil {
-		return s3.GetOptions{}, usageError{err.Error()}
+		return s3.GetOptions{}, clikit.Usage(err)
 	}
 	if warning != "" {
 		j.log.Warn(warning)

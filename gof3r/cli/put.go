@@ -7,8 +7,17 @@ import (
 	"strings"
 	"time"
 
+	"cronbox/clikit"
 	"cronbox/gof3r/s3"
 )
+
+// runPut is `gof3r put -b BUCKET -k KEY [-p FILE]`.
+func runPut(ctx context.Context, j *job, args []string) error {
+	if err := needBucketKey("put", j.o, args); err != nil {
+		return err
+	}
+	return j.put(ctx, j.o.bucket, j.o.key, j.o.path)
+}
 
 // put uploads path (stdin when "") to bucket/key.
 func (j *job) put(ctx context.Context, bucket, key, path string) error {
@@ -47,7 +56,7 @@ func (j *job) putOptions(now time.Time) (s3.PutOptions, error) {
 	o := j.o
 	opts, warning, err := s3.PutOptionsFromEnv(j.getenv, now)
 	if err != nil {
-		return opts, usageError{err.Error()}
+		return opts, clikit.Usage(err)
 	}
 	if warning != "" {
 		j.log.Warn(warning)
@@ -55,20 +64,20 @@ func (j *job) putOptions(now time.Time) (s3.PutOptions, error) {
 	if opts.SSE, err = j.sse(opts.SSE); err != nil {
 		return opts, err
 	}
-	if o.set["acl"] {
+	if o.set("acl") {
 		opts.ACL = o.acl
 	}
 	switch {
-	case o.set["object-lock-mode"] && o.lockMode != "" && !o.set["object-lock-retain"] && opts.Lock.Mode == "":
+	case o.set("object-lock-mode") && o.lockMode != "" && !o.set("object-lock-retain") && opts.Lock.Mode == "":
 		return opts, usagef("--object-lock-mode %s needs --object-lock-retain (how long)", o.lockMode)
-	case o.set["object-lock-retain"] && !o.set["object-lock-mode"] && opts.Lock.Mode == "":
+	case o.set("object-lock-retain") && !o.set("object-lock-mode") && opts.Lock.Mode == "":
 		return opts, usagef("--object-lock-retain needs --object-lock-mode GOVERNANCE or COMPLIANCE")
-	case o.set["object-lock-mode"] || o.set["object-lock-retain"]:
+	case o.set("object-lock-mode") || o.set("object-lock-retain"):
 		mode, retain := opts.Lock.Mode, opts.Lock.Until.Sub(now)
-		if o.set["object-lock-mode"] {
+		if o.set("object-lock-mode") {
 			mode = o.lockMode
 		}
-		if o.set["object-lock-retain"] {
+		if o.set("object-lock-retain") {
 			retain = o.lockRetain
 		}
 		opts.Lock = s3.LockFor(mode, retain, now)
@@ -99,11 +108,11 @@ func (j *job) putOptions(now time.Time) (s3.PutOptions, error) {
 // environment's SSE).
 func (j *job) sse(env s3.SSE) (s3.SSE, error) {
 	o := j.o
-	if !o.set["sse"] && !o.set["sse-kms-key-id"] && !o.set["sse-c-key-file"] {
+	if !o.set("sse") && !o.set("sse-kms-key-id") && !o.set("sse-c-key-file") {
 		return env, nil
 	}
 	mode, kms, key := env.Mode, env.KMSKeyID, env.CustomerKey
-	if o.set["sse"] {
+	if o.set("sse") {
 		mode = o.sse
 		if mode != s3.SSEKMS {
 			kms = ""
@@ -112,10 +121,10 @@ func (j *job) sse(env s3.SSE) (s3.SSE, error) {
 			key = nil
 		}
 	}
-	if o.set["sse-kms-key-id"] {
+	if o.set("sse-kms-key-id") {
 		kms = o.sseKMSKeyID
 	}
-	if o.set["sse-c-key-file"] {
+	if o.set("sse-c-key-file") {
 		k, warning, err := s3.ReadCustomerKeyFile(o.sseCKeyFile)
 		if err != nil {
 			return s3.SSE{}, usagef("--sse-c-key-file: %v", err)

@@ -4,8 +4,28 @@ import (
 	"context"
 	"time"
 
+	"cronbox/clikit"
 	"cronbox/gof3r/s3"
 )
+
+// runRm is `gof3r rm s3://BUCKET/KEY` (or -b BUCKET -k KEY).
+func runRm(ctx context.Context, j *job, args []string) error {
+	bucket, key := j.o.bucket, j.o.key
+	switch {
+	case len(args) == 1:
+		var err error
+		if bucket, key, err = s3.ParseURL(args[0]); err != nil {
+			return clikit.Usage(err)
+		}
+	case len(args) > 1:
+		return usagef("rm takes one s3://bucket/key URL")
+	default:
+		if err := needBucketKey("rm", j.o, nil); err != nil {
+			return err
+		}
+	}
+	return j.rm(ctx, bucket, key)
+}
 
 // rm removes bucket/key, or one version of it with -v. S3 refuses to
 // remove a locked version; the error says until when (see oneLine). In a
