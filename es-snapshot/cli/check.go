@@ -59,9 +59,9 @@ func cmdCheck(ctx context.Context, args []string, env Env) error {
 		run  func(context.Context, []string, Env) error
 		args []string
 	}{
-		{"repo ensure", cmdRepoEnsure, nil},
-		{"create", cmdCreate, nil},
-		{"prune", cmdPrune, nil},
+		{"repo ensure", commands["repo ensure"], nil},
+		{"create", commands["create"], nil},
+		{"prune", commands["prune"], nil},
 	}
 	// es-backup prunes only when a policy is set; without one, prune's other
 	// settings (ES_MIN_KEEP, the name pattern) are still checked, against a

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"cronbox/clikit"
 )
@@ -66,6 +67,19 @@ func Run(ctx context.Context, args []string, env Env) int {
 	return clikit.ExitCode(err)
 }
 
+// commands are the commands by name (and check, in check.go, which runs
+// some of them). Each command's file has its options, their flags
+// (define), their checks, and its run function; command (flags.go) is
+// what they share: parsing, the deadline, the client.
+var commands = map[string]func(context.Context, []string, Env) error{
+	"repo ensure": command("repo ensure [flags]", 5*time.Minute, runRepoEnsure),
+	"create":      command("create [flags]", time.Hour, runCreate),
+	"list":        command("list [flags]", 2*time.Minute, runList),
+	"prune":       command("prune [flags]", 30*time.Minute, runPrune),
+	"restore":     command("restore [flags] [SNAPSHOT]", time.Hour, runRestore),
+	"status":      command("status [flags]", 2*time.Minute, runStatus),
+}
+
 func dispatch(ctx context.Context, args []string, env Env) error {
 	if len(args) == 0 {
 		fmt.Fprint(env.Stderr, usage)
@@ -82,19 +96,12 @@ func dispatch(ctx context.Context, args []string, env Env) error {
 		if len(args) < 2 || args[1] != "ensure" {
 			return usagef("repo: the only subcommand is `repo ensure`")
 		}
-		return cmdRepoEnsure(ctx, args[2:], env)
-	case "create":
-		return cmdCreate(ctx, args[1:], env)
-	case "list":
-		return cmdList(ctx, args[1:], env)
-	case "prune":
-		return cmdPrune(ctx, args[1:], env)
-	case "restore":
-		return cmdRestore(ctx, args[1:], env)
-	case "status":
-		return cmdStatus(ctx, args[1:], env)
+		return commands["repo ensure"](ctx, args[2:], env)
 	case "check":
 		return cmdCheck(ctx, args[1:], env)
+	}
+	if cmd, ok := commands[args[0]]; ok {
+		return cmd(ctx, args[1:], env)
 	}
 	return usagef("unknown command %q (see es-snapshot --help)", args[0])
 }

@@ -10,8 +10,6 @@ import (
 	"cronbox/es-snapshot/snapshot"
 )
 
-var cmdCreate = command("create [flags]", time.Hour, runCreate)
-
 // createOptions are create's flags.
 type createOptions struct {
 	repo                               repository

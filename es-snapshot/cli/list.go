@@ -11,8 +11,6 @@ import (
 	"cronbox/es-snapshot/snapshot"
 )
 
-var cmdList = command("list [flags]", 2*time.Minute, runList)
-
 // listOptions are list's flags.
 type listOptions struct{ repo repository }
 

@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"cronbox/clikit"
 	"cronbox/es-snapshot/snapshot"
 )
-
-var cmdPrune = command("prune [flags]", 30*time.Minute, runPrune)
 
 // pruneOptions are prune's flags: the policy.
 type pruneOptions struct {

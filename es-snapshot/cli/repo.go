@@ -3,14 +3,11 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"time"
 
 	"cronbox/clikit"
 	"cronbox/es-snapshot/esclient"
 	"cronbox/es-snapshot/snapshot"
 )
-
-var cmdRepoEnsure = command("repo ensure [flags]", 5*time.Minute, runRepoEnsure)
 
 // repoOptions are repo ensure's flags: the repository's registration.
 type repoOptions struct {

@@ -4,14 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"cronbox/clikit"
 	"cronbox/es-snapshot/esclient"
 	"cronbox/es-snapshot/snapshot"
 )
-
-var cmdRestore = command("restore [flags] [SNAPSHOT]", time.Hour, runRestore)
 
 // restoreOptions are restore's flags.
 type restoreOptions struct {

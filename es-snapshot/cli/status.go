@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"text/tabwriter"
-	"time"
 
 	"cronbox/clikit"
 	"cronbox/es-snapshot/snapshot"
 )
-
-var cmdStatus = command("status [flags]", 2*time.Minute, runStatus)
 
 // statusOptions are status's flags.
 type statusOptions struct{ repo string }

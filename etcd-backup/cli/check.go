@@ -63,19 +63,19 @@ func runCheck(_ context.Context, args []string, env Env) error {
 	}
 	// The commands as scripts/etcd-backup runs them; what it passes on the
 	// command line, they read here from the same variables.
-	if err := c.run("save", cmdSave, nil, env); err != nil {
+	if err := c.run("save", commands["save"], nil, env); err != nil {
 		return err
 	}
 	if c.saved != "" { // save --incremental saved no one object to verify
-		if err := c.run("verify", cmdVerify, []string{c.saved}, env); err != nil {
+		if err := c.run("verify", commands["verify"], []string{c.saved}, env); err != nil {
 			return err
 		}
 	}
-	if err := c.run("prune", cmdPrune, nil, env); err != nil {
+	if err := c.run("prune", commands["prune"], nil, env); err != nil {
 		return err
 	}
 	if name := env.Getenv("ETCD_DUMP_FILENAME"); name != "" {
-		if err := c.run("dump", cmdDump, []string{"s3://" + bucket + "/" + strings.TrimPrefix(name, "/")}, env); err != nil {
+		if err := c.run("dump", commands["dump"], []string{"s3://" + bucket + "/" + strings.TrimPrefix(name, "/")}, env); err != nil {
 			return err
 		}
 	}

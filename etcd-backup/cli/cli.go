@@ -63,11 +63,16 @@ Run "etcd-backup COMMAND --help" for a command's flags. Every flag also has an
 environment variable (shown in its help). Exit status: 0 ok, 1 failed, 2 usage.
 `
 
-// commands are the subcommands by name. Each command's file has its
-// options, their flags (define), and its run function.
+// commands are the subcommands by name (and check, in check.go, which
+// runs some of them). Each command's file has its options, their flags
+// (define), and its run function.
 var commands = map[string]func(context.Context, []string, Env) error{
-	"save": cmdSave, "verify": cmdVerify, "restore": cmdRestore, "dump": cmdDump,
-	"load": cmdLoad, "prune": cmdPrune, "check": runCheck,
+	"save":    command("save [flags] [DEST]", (*saveOptions).define, runSave),
+	"verify":  command("verify [flags] SRC", (*verifyOptions).define, runVerify),
+	"restore": command("restore [flags] SRC --data-dir DIR  (SRC s3://bucket/prefix/ with --to-revision R or --to-time T: a point in time of a chain)", (*restoreOptions).define, runRestore),
+	"dump":    command("dump [flags] [DEST]", (*dumpOptions).define, runDump),
+	"load":    command("load [flags] [SRC]", (*loadOptions).define, runLoad),
+	"prune":   command("prune [flags] [s3://bucket/prefix/]", (*pruneOptions).define, runPrune),
 }
 
 // command reads a command's flags into its options and runs it with the
@@ -111,6 +116,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return 0
 	}
 	cmd, ok := commands[name]
+	if name == "check" {
+		cmd, ok = runCheck, true
+	}
 	if !ok {
 		fmt.Fprintf(env.Stderr, "etcd-backup: unknown command %q (save, verify, restore, dump, load, prune, check)\n", name)
 		return 2

@@ -7,10 +7,6 @@ import (
 	"cronbox/etcd-backup/backup"
 )
 
-const dumpSynopsis = "dump [flags] [DEST]"
-
-var cmdDump = command(dumpSynopsis, (*dumpOptions).define, runDump)
-
 // dumpOptions are dump's flags.
 type dumpOptions struct {
 	conn        connFlags

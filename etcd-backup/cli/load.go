@@ -9,10 +9,6 @@ import (
 	"cronbox/etcd-backup/dump"
 )
 
-const loadSynopsis = "load [flags] [SRC]"
-
-var cmdLoad = command(loadSynopsis, (*loadOptions).define, runLoad)
-
 // loadOptions are load's flags.
 type loadOptions struct {
 	conn      connFlags

@@ -11,10 +11,6 @@ import (
 	"cronbox/etcd-backup/incremental"
 )
 
-const pruneSynopsis = "prune [flags] [s3://bucket/prefix/]"
-
-var cmdPrune = command(pruneSynopsis, (*pruneOptions).define, runPrune)
-
 // pruneOptions are prune's flags.
 type pruneOptions struct {
 	s3             s3Flags

@@ -11,10 +11,6 @@ import (
 	"cronbox/etcd-backup/incremental"
 )
 
-const restoreSynopsis = "restore [flags] SRC --data-dir DIR  (SRC s3://bucket/prefix/ with --to-revision R or --to-time T: a point in time of a chain)"
-
-var cmdRestore = command(restoreSynopsis, (*restoreOptions).define, runRestore)
-
 // restoreOptions are restore's flags.
 type restoreOptions struct {
 	src         sourceFlags

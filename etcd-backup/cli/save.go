@@ -12,10 +12,6 @@ import (
 	"cronbox/etcd-backup/backup"
 )
 
-const saveSynopsis = "save [flags] [DEST]"
-
-var cmdSave = command(saveSynopsis, (*saveOptions).define, runSave)
-
 // saveOptions are save's flags.
 type saveOptions struct {
 	conn              connFlags

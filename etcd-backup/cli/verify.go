@@ -12,10 +12,6 @@ import (
 	"cronbox/etcd-backup/backup"
 )
 
-const verifySynopsis = "verify [flags] SRC"
-
-var cmdVerify = command(verifySynopsis, (*verifyOptions).define, runVerify)
-
 // verifyOptions are verify's flags.
 type verifyOptions struct {
 	src         sourceFlags
