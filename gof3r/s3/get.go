@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+
+	"cronbox/clikit/backoff"
 )
 
 // GetOptions are the optional parts of a Get.
@@ -214,6 +216,7 @@ func (c *Client) fetch(ctx context.Context, bucket, key string, obj Object, opts
 	}
 	var off int64
 	resumes := 0
+	waits := backoff.New(200*time.Millisecond, time.Second)
 	for {
 		var b []byte
 		select {
@@ -246,7 +249,7 @@ func (c *Client) fetch(ctx context.Context, bucket, key string, obj Object, opts
 		}
 		resumes++
 		c.cfg.Logger.Debug("s3 get resumes", "bucket", bucket, "key", key, "offset", off, "err", rerr)
-		if err := sleepCtx(ctx, backoff(resumes)); err != nil {
+		if err := backoff.Sleep(ctx, waits.Next()); err != nil {
 			send(chunk{err: err})
 			return
 		}
@@ -278,20 +281,4 @@ func fill(r io.Reader, b []byte) (int, error) {
 		}
 	}
 	return n, nil
-}
-
-func backoff(attempt int) time.Duration {
-	d := 100 * time.Millisecond << min(attempt, 4)
-	return min(d, time.Second)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+
+	"cronbox/clikit/backoff"
 )
 
 // The multipart upload both the stream and the file strategies use: its
@@ -168,7 +170,7 @@ func (c *Client) abort(ctx context.Context, bucket, key, uploadID string, cancel
 	aborts := 0
 	for try := 0; try < checks; try++ {
 		if try > 0 {
-			if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+			if err := backoff.Sleep(ctx, 250*time.Millisecond); err != nil {
 				return err
 			}
 		}
