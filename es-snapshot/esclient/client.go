@@ -14,8 +14,6 @@ package esclient
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -24,12 +22,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"syscall"
 	"time"
 
 	"cronbox/clikit/backoff"
+	"cronbox/clikit/tlsfiles"
 )
 
 // Config says how to reach a server.
@@ -121,18 +119,11 @@ func New(cfg Config) (*Client, error) {
 	rt := cfg.Transport
 	if rt == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		if cfg.CAFile != "" {
-			pem, err := os.ReadFile(cfg.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("CA file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("CA file %s: no PEM certificate in it", cfg.CAFile)
-			}
-			t.TLSClientConfig.RootCAs = pool
+		tc, err := tlsfiles.Files{CA: cfg.CAFile}.Config()
+		if err != nil {
+			return nil, err
 		}
+		t.TLSClientConfig = tc
 		if cfg.InsecureSkipVerify {
 			log.Warn("TLS VERIFICATION IS OFF: the server's certificate is not checked; anyone on the path can read and change this traffic",
 				"url", u.String())

@@ -7,24 +7,23 @@ package etcdconn
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"cronbox/clikit/tlsfiles"
 )
 
 // Config is how to reach the cluster.
@@ -90,32 +89,10 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
-	if (c.Cert == "") != (c.Key == "") {
-		return errors.New("--cert and --key go together")
-	}
-	for _, f := range []struct{ flag, path string }{{"--cacert", c.CACert}, {"--cert", c.Cert}, {"--key", c.Key}} {
-		if f.path == "" {
-			continue
-		}
-		if _, err := os.Stat(f.path); err != nil {
-			return fmt.Errorf("%s: %w", f.flag, err)
-		}
-	}
 	// The files are read now, not at the first dial, so a wrong file is a
 	// configuration error naming it, whatever the endpoints' scheme.
-	if c.CACert != "" {
-		b, err := os.ReadFile(c.CACert)
-		if err != nil {
-			return fmt.Errorf("--cacert: %w", err)
-		}
-		if !x509.NewCertPool().AppendCertsFromPEM(b) {
-			return fmt.Errorf("--cacert %s: no PEM certificate in the file", c.CACert)
-		}
-	}
-	if c.Cert != "" {
-		if _, err := tls.LoadX509KeyPair(c.Cert, c.Key); err != nil {
-			return fmt.Errorf("--cert %s / --key %s: %w", c.Cert, c.Key, err)
-		}
+	if _, err := c.files().Config(); err != nil {
+		return fileError(err)
 	}
 	if c.User != "" && c.Password == "" {
 		return fmt.Errorf("--user %s has no password: give user:password, ETCDCTL_PASSWORD or ETCDCTL_PASSWORD_FILE", c.User)
@@ -123,15 +100,31 @@ func (c Config) Validate() error {
 	return nil
 }
 
+func (c Config) files() tlsfiles.Files { return tlsfiles.Files{CA: c.CACert, Cert: c.Cert, Key: c.Key} }
+
+// fileError names a TLS file's error by etcdctl's flag.
+func fileError(err error) error {
+	var fe *tlsfiles.Error
+	switch {
+	case errors.Is(err, tlsfiles.ErrPair):
+		return errors.New("--cert and --key go together")
+	case errors.As(err, &fe) && fe.Role == tlsfiles.RoleCA:
+		return fmt.Errorf("--cacert %s: %w", fe.Path, fe.Err)
+	case errors.As(err, &fe):
+		return fmt.Errorf("--cert %s: %w", fe.Path, fe.Err)
+	}
+	return err
+}
+
 func (c Config) tlsConfig(endpoint string) (*tls.Config, error) {
-	if c.CACert == "" && c.Cert == "" && !c.InsecureSkipVerify && !strings.HasPrefix(endpoint, "https://") {
+	if c.files().Empty() && !c.InsecureSkipVerify && !strings.HasPrefix(endpoint, "https://") {
 		return nil, nil
 	}
-	info := transport.TLSInfo{CertFile: c.Cert, KeyFile: c.Key, TrustedCAFile: c.CACert, InsecureSkipVerify: c.InsecureSkipVerify}
-	tc, err := info.ClientConfig()
+	tc, err := c.files().Config()
 	if err != nil {
-		return nil, fmt.Errorf("TLS: %w", err)
+		return nil, fmt.Errorf("TLS: %w", fileError(err))
 	}
+	tc.InsecureSkipVerify = c.InsecureSkipVerify
 	return tc, nil
 }
 

@@ -2,7 +2,6 @@ package lock
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"cronbox/clikit/tlsfiles"
 )
 
 // Config says which etcd holds the lock, how to reach it, and how the lock
@@ -131,16 +132,8 @@ func (c Config) Validate() error {
 	if c.Timeout < 0 || c.Refresh < 0 || c.Retention < 0 || c.MaxOutput < 0 {
 		return errors.New("lock: timeout, refresh, retention and output size must not be negative")
 	}
-	if (c.Cert == "") != (c.Key == "") {
-		return errors.New("lock: the client certificate and key go together")
-	}
-	for _, f := range []struct{ what, path string }{{"CA certificate", c.CACert}, {"client certificate", c.Cert}, {"client key", c.Key}} {
-		if f.path == "" {
-			continue
-		}
-		if _, err := os.Stat(f.path); err != nil {
-			return fmt.Errorf("lock: %s: %w", f.what, err)
-		}
+	if _, err := c.files().Config(); err != nil {
+		return fmt.Errorf("lock: %w", err)
 	}
 	if c.User != "" && c.Password == "" {
 		return fmt.Errorf("lock: etcd user %q has no password", c.User)
@@ -148,31 +141,19 @@ func (c Config) Validate() error {
 	return nil
 }
 
+func (c Config) files() tlsfiles.Files { return tlsfiles.Files{CA: c.CACert, Cert: c.Cert, Key: c.Key} }
+
 func (c Config) tlsConfig() (*tls.Config, error) {
 	https := false
 	for _, ep := range c.Endpoints {
 		https = https || strings.HasPrefix(ep, "https://")
 	}
-	if c.CACert == "" && c.Cert == "" && !https {
+	if c.files().Empty() && !https {
 		return nil, nil
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if c.CACert != "" {
-		pem, err := os.ReadFile(c.CACert)
-		if err != nil {
-			return nil, fmt.Errorf("lock: TLS: CA certificate: %w", err)
-		}
-		tc.RootCAs = x509.NewCertPool()
-		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("lock: TLS: CA certificate %s: no PEM certificate in it", c.CACert)
-		}
-	}
-	if c.Cert != "" {
-		cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
-		if err != nil {
-			return nil, fmt.Errorf("lock: TLS: client certificate: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
+	tc, err := c.files().Config()
+	if err != nil {
+		return nil, fmt.Errorf("lock: TLS: %w", err)
 	}
 	return tc, nil
 }
