@@ -69,15 +69,15 @@ func Run(ctx context.Context, args []string, env Env) int {
 
 // commands are the commands by name (and check, in check.go, which runs
 // some of them). Each command's file has its options, their flags
-// (define), their checks, and its run function; command (flags.go) is
-// what they share: parsing, the deadline, the client.
+// (define), their checks, and its work (run); command (flags.go) is what
+// they share: parsing, the deadline, the client.
 var commands = map[string]func(context.Context, []string, Env) error{
-	"repo ensure": command("repo ensure [flags]", 5*time.Minute, runRepoEnsure),
-	"create":      command("create [flags]", time.Hour, runCreate),
-	"list":        command("list [flags]", 2*time.Minute, runList),
-	"prune":       command("prune [flags]", 30*time.Minute, runPrune),
-	"restore":     command("restore [flags] [SNAPSHOT]", time.Hour, runRestore),
-	"status":      command("status [flags]", 2*time.Minute, runStatus),
+	"repo ensure": command("repo ensure [flags]", 5*time.Minute, func() options { return new(repoOptions) }),
+	"create":      command("create [flags]", time.Hour, func() options { return new(createOptions) }),
+	"list":        command("list [flags]", 2*time.Minute, func() options { return new(listOptions) }),
+	"prune":       command("prune [flags]", 30*time.Minute, func() options { return new(pruneOptions) }),
+	"restore":     command("restore [flags] [SNAPSHOT]", time.Hour, func() options { return new(restoreOptions) }),
+	"status":      command("status [flags]", 2*time.Minute, func() options { return new(statusOptions) }),
 }
 
 func dispatch(ctx context.Context, args []string, env Env) error {

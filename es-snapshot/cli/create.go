@@ -37,9 +37,9 @@ func (o *createOptions) check(fs *clikit.FlagSet, args []string) error {
 	return o.naming.check()
 }
 
-// runCreate is `es-snapshot create`: one snapshot, followed to its end;
+// run is `es-snapshot create`: one snapshot, followed to its end;
 // its name on stdout.
-func runCreate(ctx context.Context, o *createOptions, r *snapshot.Runner, env Env) error {
+func (o *createOptions) run(ctx context.Context, r *snapshot.Runner, env Env) error {
 	name := o.naming.namer.Name(time.Now())
 	s, err := r.Create(ctx, o.repo.name, name, esclient.CreateRequest{
 		Indices: o.indices, IgnoreUnavailable: o.ignoreUnavailable, IncludeGlobalState: o.global, Partial: o.partial,

@@ -14,21 +14,20 @@ import (
 
 // options are one command's flags beyond the connection's: define
 // declares them, check reads them once parsed (with the positional
-// arguments) and says what is wrong before anything is contacted.
+// arguments) and says what is wrong before anything is contacted, run does
+// the command's work.
 type options interface {
 	define(fs *clikit.FlagSet)
 	check(fs *clikit.FlagSet, args []string) error
+	run(ctx context.Context, r *snapshot.Runner, env Env) error
 }
 
 // command is what every command shares: its flags (the connection's first),
 // their parsing and checks, the deadline of the whole command (timeout
-// its default), and the client; then run does the command's work.
-func command[O any, P interface {
-	*O
-	options
-}](synopsis string, timeout time.Duration, run func(context.Context, P, *snapshot.Runner, Env) error) func(context.Context, []string, Env) error {
+// its default), and the client; then the command's run.
+func command(synopsis string, timeout time.Duration, newOptions func() options) func(context.Context, []string, Env) error {
 	return func(ctx context.Context, args []string, env Env) error {
-		o := P(new(O))
+		o := newOptions()
 		fs := clikit.NewFlagSet("es-snapshot", clikit.Getenv(env.Getenv))
 		fs.Interspersed, fs.Hint = true, " (see es-snapshot --help)"
 		if env.check != nil {
@@ -56,7 +55,7 @@ func command[O any, P interface {
 		if err != nil {
 			return err
 		}
-		return run(ctx, o, r, env)
+		return o.run(ctx, r, env)
 	}
 }
 

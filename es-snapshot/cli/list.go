@@ -17,8 +17,8 @@ type listOptions struct{ repo repository }
 func (o *listOptions) define(fs *clikit.FlagSet)                  { o.repo.define(fs) }
 func (o *listOptions) check(fs *clikit.FlagSet, _ []string) error { return o.repo.check(fs) }
 
-// runList is `es-snapshot list`: the repository's snapshots, oldest first.
-func runList(ctx context.Context, o *listOptions, r *snapshot.Runner, env Env) error {
+// run is `es-snapshot list`: the repository's snapshots, oldest first.
+func (o *listOptions) run(ctx context.Context, r *snapshot.Runner, env Env) error {
 	snaps, err := r.Client.ListSnapshots(ctx, o.repo.name, r.Version.IndexDetails())
 	if err != nil {
 		return fmt.Errorf("list snapshots in repository %s: %w", o.repo.name, err)

@@ -43,9 +43,9 @@ func (o *pruneOptions) check(fs *clikit.FlagSet, _ []string) error {
 	return o.naming.check()
 }
 
-// runPrune is `es-snapshot prune`: the snapshots the policy lets go, deleted
+// run is `es-snapshot prune`: the snapshots the policy lets go, deleted
 // (their names on stdout).
-func runPrune(ctx context.Context, o *pruneOptions, r *snapshot.Runner, env Env) error {
+func (o *pruneOptions) run(ctx context.Context, r *snapshot.Runner, env Env) error {
 	res, err := r.Prune(ctx, o.repo.name, o.naming.namer, o.p, o.dryRun)
 	for _, d := range res.Decisions {
 		if d.Delete {

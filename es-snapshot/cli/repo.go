@@ -67,9 +67,9 @@ func (o *repoOptions) check(fs *clikit.FlagSet, _ []string) error {
 	return nil
 }
 
-// runRepoEnsure is `es-snapshot repo ensure`: the repository registered
+// run is `es-snapshot repo ensure`: the repository registered
 // (again, when it differs) and verified.
-func runRepoEnsure(ctx context.Context, o *repoOptions, r *snapshot.Runner, env Env) error {
+func (o *repoOptions) run(ctx context.Context, r *snapshot.Runner, env Env) error {
 	if o.typ == "s3" && env.Getenv("AWS_S3_REGION") != "" {
 		// The original job sent region; Elasticsearch 6 removed that setting
 		// and refuses it. The node's S3 client settings carry the endpoint.

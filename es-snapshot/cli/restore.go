@@ -49,9 +49,9 @@ func (o *restoreOptions) check(fs *clikit.FlagSet, args []string) error {
 	return o.naming.check()
 }
 
-// runRestore is `es-snapshot restore [SNAPSHOT]`: the restored indices on
+// run is `es-snapshot restore [SNAPSHOT]`: the restored indices on
 // stdout.
-func runRestore(ctx context.Context, o *restoreOptions, r *snapshot.Runner, env Env) error {
+func (o *restoreOptions) run(ctx context.Context, r *snapshot.Runner, env Env) error {
 	res, err := r.Restore(ctx, o.repo.name, o.name, o.naming.namer, o.req, o.wait)
 	if err != nil {
 		return err

@@ -18,8 +18,8 @@ func (o *statusOptions) define(fs *clikit.FlagSet) {
 
 func (o *statusOptions) check(*clikit.FlagSet, []string) error { return nil }
 
-// runStatus is `es-snapshot status`: the snapshots running now.
-func runStatus(ctx context.Context, o *statusOptions, r *snapshot.Runner, env Env) error {
+// run is `es-snapshot status`: the snapshots running now.
+func (o *statusOptions) run(ctx context.Context, r *snapshot.Runner, env Env) error {
 	st, err := r.Client.Status(ctx, o.repo)
 	if err != nil {
 		return fmt.Errorf("snapshot status: %w", err)

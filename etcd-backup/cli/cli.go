@@ -65,24 +65,31 @@ environment variable (shown in its help). Exit status: 0 ok, 1 failed, 2 usage.
 
 // commands are the subcommands by name (and check, in check.go, which
 // runs some of them). Each command's file has its options, their flags
-// (define), and its run function.
+// (define), and its work (run).
 var commands = map[string]func(context.Context, []string, Env) error{
-	"save":    command("save [flags] [DEST]", (*saveOptions).define, runSave),
-	"verify":  command("verify [flags] SRC", (*verifyOptions).define, runVerify),
-	"restore": command("restore [flags] SRC --data-dir DIR  (SRC s3://bucket/prefix/ with --to-revision R or --to-time T: a point in time of a chain)", (*restoreOptions).define, runRestore),
-	"dump":    command("dump [flags] [DEST]", (*dumpOptions).define, runDump),
-	"load":    command("load [flags] [SRC]", (*loadOptions).define, runLoad),
-	"prune":   command("prune [flags] [s3://bucket/prefix/]", (*pruneOptions).define, runPrune),
+	"save":    command("save [flags] [DEST]", func() options { return new(saveOptions) }),
+	"verify":  command("verify [flags] SRC", func() options { return new(verifyOptions) }),
+	"restore": command("restore [flags] SRC --data-dir DIR  (SRC s3://bucket/prefix/ with --to-revision R or --to-time T: a point in time of a chain)", func() options { return new(restoreOptions) }),
+	"dump":    command("dump [flags] [DEST]", func() options { return new(dumpOptions) }),
+	"load":    command("load [flags] [SRC]", func() options { return new(loadOptions) }),
+	"prune":   command("prune [flags] [s3://bucket/prefix/]", func() options { return new(pruneOptions) }),
+}
+
+// options are a command's options: define declares their flags, run does
+// the command's work with them once parsed.
+type options interface {
+	define(fs *clikit.FlagSet)
+	run(ctx context.Context, fs *clikit.FlagSet, args []string, env Env) error
 }
 
 // command reads a command's flags into its options and runs it with the
 // positional arguments.
-func command[O any](synopsis string, define func(*O, *clikit.FlagSet), run func(context.Context, *O, *clikit.FlagSet, []string, Env) error) func(context.Context, []string, Env) error {
+func command(synopsis string, newOptions func() options) func(context.Context, []string, Env) error {
 	return func(ctx context.Context, args []string, env Env) error {
-		o := new(O)
+		o := newOptions()
 		fs := clikit.NewFlagSet("etcd-backup", clikit.Getenv(env.Getenv))
 		fs.Interspersed, fs.TrimSpace = true, true // flags and arguments mixed, as with etcdctl
-		define(o, fs)
+		o.define(fs)
 		if env.check != nil {
 			env.check.flags = fs
 		}
@@ -93,7 +100,7 @@ func command[O any](synopsis string, define func(*O, *clikit.FlagSet), run func(
 			}
 			return err
 		}
-		return run(ctx, o, fs, fs.Args(), env)
+		return o.run(ctx, fs, fs.Args(), env)
 	}
 }
 

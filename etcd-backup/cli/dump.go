@@ -23,9 +23,9 @@ func (o *dumpOptions) define(fs *clikit.FlagSet) {
 	fs.String(&o.bucket, "bucket", "", "bucket for a relative s3 destination", "AWS_S3_BUCKET")
 }
 
-// runDump is `etcd-backup dump [DEST]`: a logical export of the keys
+// run is `etcd-backup dump [DEST]`: a logical export of the keys
 // under --prefix to DEST (ETCD_DUMP_FILENAME, else stdout).
-func runDump(ctx context.Context, o *dumpOptions, fs *clikit.FlagSet, pos []string, env Env) error {
+func (o *dumpOptions) run(ctx context.Context, fs *clikit.FlagSet, pos []string, env Env) error {
 	if len(pos) > 1 {
 		return usagef("one destination, got %d arguments", len(pos))
 	}

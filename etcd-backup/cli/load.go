@@ -24,9 +24,9 @@ func (o *loadOptions) define(fs *clikit.FlagSet) {
 	fs.String(&o.tmp, "tmp-dir", os.TempDir(), "where an S3 dump is downloaded (and checked) before it is loaded", "ETCD_BACKUP_TMPDIR")
 }
 
-// runLoad is `etcd-backup load [SRC]`: a dump (SRC, ETCD_DUMP_FILENAME,
+// run is `etcd-backup load [SRC]`: a dump (SRC, ETCD_DUMP_FILENAME,
 // else stdin) into etcd.
-func runLoad(ctx context.Context, o *loadOptions, fs *clikit.FlagSet, pos []string, env Env) error {
+func (o *loadOptions) run(ctx context.Context, fs *clikit.FlagSet, pos []string, env Env) error {
 	if len(pos) > 1 {
 		return usagef("one source, got %d arguments", len(pos))
 	}

@@ -48,9 +48,9 @@ func (o *pruneOptions) define(fs *clikit.FlagSet) {
 	fs.Bool(&o.o.DryRun, "dry-run", false, "print the plan (what is kept and why), delete nothing", "ETCD_BACKUP_DRY_RUN")
 }
 
-// runPrune is `etcd-backup prune [s3://bucket/prefix/]`: backups beyond the
+// run is `etcd-backup prune [s3://bucket/prefix/]`: backups beyond the
 // policy deleted, whole chains where the prefix holds deltas.
-func runPrune(ctx context.Context, o *pruneOptions, fs *clikit.FlagSet, pos []string, env Env) error {
+func (o *pruneOptions) run(ctx context.Context, fs *clikit.FlagSet, pos []string, env Env) error {
 	o.o.Now = env.Now()
 	if err := o.target(fs, pos); err != nil {
 		return err

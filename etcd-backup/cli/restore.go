@@ -32,9 +32,9 @@ func (o *restoreOptions) define(fs *clikit.FlagSet) {
 	o.pitr.define(fs)
 }
 
-// runRestore is `etcd-backup restore SRC --data-dir DIR`: one backup, or a
+// run is `etcd-backup restore SRC --data-dir DIR`: one backup, or a
 // point in time of a chain.
-func runRestore(ctx context.Context, o *restoreOptions, fs *clikit.FlagSet, pos []string, env Env) error {
+func (o *restoreOptions) run(ctx context.Context, fs *clikit.FlagSet, pos []string, env Env) error {
 	chainSrc, err := o.pitr.source(pos, fs)
 	if err != nil {
 		return err

@@ -37,9 +37,9 @@ func (o *saveOptions) define(fs *clikit.FlagSet) {
 	o.inc.define(fs)
 }
 
-// runSave is `etcd-backup save [DEST]`: one snapshot, or with --incremental
+// run is `etcd-backup save [DEST]`: one snapshot, or with --incremental
 // the chain's next step.
-func runSave(ctx context.Context, o *saveOptions, fs *clikit.FlagSet, pos []string, env Env) error {
+func (o *saveOptions) run(ctx context.Context, fs *clikit.FlagSet, pos []string, env Env) error {
 	dst, s, err := o.saver(fs, pos, env)
 	if err != nil {
 		return err

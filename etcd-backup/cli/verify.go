@@ -25,8 +25,8 @@ func (o *verifyOptions) define(fs *clikit.FlagSet) {
 	fs.Short('w', "write-out")
 }
 
-// runVerify is `etcd-backup verify SRC`.
-func runVerify(ctx context.Context, o *verifyOptions, fs *clikit.FlagSet, pos []string, env Env) error {
+// run is `etcd-backup verify SRC`.
+func (o *verifyOptions) run(ctx context.Context, fs *clikit.FlagSet, pos []string, env Env) error {
 	if o.format != "simple" && o.format != "json" {
 		return usagef("%s: simple or json", fs.Quote("write-out"))
 	}
