@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,69 +38,46 @@ type options struct {
 // set reports whether flag name was given on the command line.
 func (o *options) set(name string) bool { return o.fs.Given(name) }
 
-// flagValue is a flag whose value set checks and stores.
-type flagValue struct {
-	set  func(string) error
-	bool bool
+// flagSpec is one of gof3r's flags: its names, whether it takes a value,
+// the variables it falls back to, and how its value is checked and stored.
+type flagSpec struct {
+	short      byte
+	long       string
+	takesValue bool
+	vars       []string
+	apply      func(o *options, v string) error
+	// cmds, when set, are the only commands that take the flag; another
+	// spec may then use the same short name elsewhere (-v).
+	cmds []string
 }
 
-func (v flagValue) Set(s string) error { return v.set(s) }
-func (v flagValue) String() string     { return "" }
-func (v flagValue) IsBoolFlag() bool   { return v.bool }
-
-// define declares gof3r's flags for cmd ("" before the command). s3gof3r's
-// -v is the object's version in get and rm, gof3r's version elsewhere.
-func (o *options) define(fs *clikit.FlagSet, cmd string) {
-	o.fs = fs
-	str := func(p *string, short byte, long string, vars ...string) {
-		fs.String(p, long, "", "", vars...)
-		if short != 0 {
-			fs.Short(short, long)
-		}
-	}
-	check := func(short byte, long string, set func(string) error) {
-		fs.Var(flagValue{set: set}, long, "")
-		if short != 0 {
-			fs.Short(short, long)
-		}
-	}
-	flag := func(short byte, long string, set func()) {
-		fs.Var(flagValue{set: func(v string) error {
-			if b, err := strconv.ParseBool(v); err != nil || !b {
-				return fmt.Errorf("takes no value")
-			}
-			set()
-			return nil
-		}, bool: true}, long, "")
-		if short != 0 {
-			fs.Short(short, long)
-		}
-	}
-	str(&o.bucket, 'b', "bucket")
-	str(&o.key, 'k', "key")
-	str(&o.path, 'p', "path")
-	str(&o.endpoint, 0, "endpoint")
-	str(&o.region, 0, "region")
-	check(0, "addressing", func(v string) error {
+// flagSpecs are gof3r's flags, in s3gof3r's spelling where it has them.
+var flagSpecs = []flagSpec{
+	{'b', "bucket", true, nil, func(o *options, v string) error { o.bucket = v; return nil }, nil},
+	{'k', "key", true, nil, func(o *options, v string) error { o.key = v; return nil }, nil},
+	{'p', "path", true, nil, func(o *options, v string) error { o.path = v; return nil }, nil},
+	{0, "endpoint", true, nil, func(o *options, v string) error { o.endpoint = v; return nil }, nil},
+	{0, "region", true, nil, func(o *options, v string) error { o.region = v; return nil }, nil},
+	{0, "addressing", true, nil, func(o *options, v string) error {
 		switch v {
 		case "auto", "path", "virtual":
 			o.addressing = v
 			return nil
 		}
 		return fmt.Errorf("want auto, path or virtual")
-	})
-	flag(0, "path-style", func() { o.addressing = "path" })
-	flag(0, "virtual-hosted", func() { o.addressing = "virtual" })
-	flag(0, "no-ssl", func() { o.noSSL = true })
-	check('c', "concurrency", func(v string) error {
+	}, nil},
+	{0, "path-style", false, nil, func(o *options, _ string) error { o.addressing = "path"; return nil }, nil},
+	{0, "virtual-hosted", false, nil, func(o *options, _ string) error { o.addressing = "virtual"; return nil }, nil},
+	{0, "no-ssl", false, nil, func(o *options, _ string) error { o.noSSL = true; return nil }, nil},
+	{'c', "concurrency", true, nil, func(o *options, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
 			return fmt.Errorf("want a number from 1 to 1000")
 		}
 		o.concurrency = n
 		return nil
-	})
-	check('s', "partsize", func(v string) error {
+	}, nil},
+	{'s', "partsize", true, nil, func(o *options, v string) error {
 		n, err := clikit.ParseSize(v)
 		if err != nil || n == 0 {
 			return fmt.Errorf("want a size in bytes such as 20971520 or 20MiB")
@@ -109,74 +87,97 @@ func (o *options) define(fs *clikit.FlagSet, cmd string) {
 		}
 		o.partSize = n
 		return nil
-	})
-	check('m', "header", func(v string) error {
+	}, nil},
+	{'m', "header", true, nil, func(o *options, v string) error {
 		if !strings.Contains(v, ":") {
 			return fmt.Errorf("want 'Name: value'")
 		}
 		o.headers = append(o.headers, v)
 		return nil
-	})
-	check(0, "acl", func(v string) (err error) { o.acl, err = s3.ParseACL(v); return err })
-	flag(0, "md5", func() { o.md5 = true })
-	flag(0, "no-md5", func() { o.noMD5 = true })
-	flag(0, "allow-unverified", func() { o.allowUnverified = true })
-	check(0, "sse", func(v string) (err error) { o.sse, err = s3.ParseSSEMode(v); return err })
-	check(0, "sse-kms-key-id", func(v string) error {
+	}, nil},
+	{0, "acl", true, nil, func(o *options, v string) (err error) { o.acl, err = s3.ParseACL(v); return err }, nil},
+	{0, "md5", false, nil, func(o *options, _ string) error { o.md5 = true; return nil }, nil},
+	{0, "no-md5", false, nil, func(o *options, _ string) error { o.noMD5 = true; return nil }, nil},
+	{0, "allow-unverified", false, nil, func(o *options, _ string) error { o.allowUnverified = true; return nil }, nil},
+	{0, "sse", true, nil, func(o *options, v string) (err error) { o.sse, err = s3.ParseSSEMode(v); return err }, nil},
+	{0, "sse-kms-key-id", true, nil, func(o *options, v string) error {
 		if strings.TrimSpace(v) == "" {
 			return fmt.Errorf("empty")
 		}
 		o.sseKMSKeyID = v
 		return nil
-	})
-	str(&o.sseCKeyFile, 0, "sse-c-key-file")
-	check(0, "object-lock-mode", func(v string) (err error) { o.lockMode, err = s3.ParseLockMode(v); return err })
-	check(0, "object-lock-retain", func(v string) (err error) { o.lockRetain, err = s3.ParseRetention(v); return err })
+	}, nil},
+	{0, "sse-c-key-file", true, nil, func(o *options, v string) error { o.sseCKeyFile = v; return nil }, nil},
+	{0, "object-lock-mode", true, nil, func(o *options, v string) (err error) { o.lockMode, err = s3.ParseLockMode(v); return err }, nil},
+	{0, "object-lock-retain", true, nil, func(o *options, v string) (err error) { o.lockRetain, err = s3.ParseRetention(v); return err }, nil},
 	// The codec's flags fall back to variables (codec.go).
-	str(&o.compress, 0, "compress", "GOF3R_COMPRESS")
-	str(&o.compressLevel, 0, "compress-level", "GOF3R_COMPRESS_LEVEL")
-	fs.Var(flagValue{set: func(v string) error { o.encryptTo = append(o.encryptTo, v); return nil }}, "encrypt-to", "", "GOF3R_ENCRYPT_TO")
-	str(&o.recipientsFile, 0, "recipients-file", "GOF3R_RECIPIENTS_FILE")
-	str(&o.passphraseFile, 0, "passphrase-file", "GOF3R_PASSPHRASE_FILE")
-	str(&o.identity, 0, "identity", "GOF3R_IDENTITY_FILE")
-	flag(0, "raw", func() { o.raw = true })
-	flag(0, "debug", func() { o.debug = true })
-	flag(0, "progress", func() { o.progress = true })
-	flag(0, "no-progress", func() { o.noProgress = true })
-	check(0, "retries", func(v string) error {
+	{0, "compress", true, []string{"GOF3R_COMPRESS"}, func(o *options, v string) error { o.compress = v; return nil }, nil},
+	{0, "compress-level", true, []string{"GOF3R_COMPRESS_LEVEL"}, func(o *options, v string) error { o.compressLevel = v; return nil }, nil},
+	{0, "encrypt-to", true, []string{"GOF3R_ENCRYPT_TO"}, func(o *options, v string) error { o.encryptTo = append(o.encryptTo, v); return nil }, nil},
+	{0, "recipients-file", true, []string{"GOF3R_RECIPIENTS_FILE"}, func(o *options, v string) error { o.recipientsFile = v; return nil }, nil},
+	{0, "passphrase-file", true, []string{"GOF3R_PASSPHRASE_FILE"}, func(o *options, v string) error { o.passphraseFile = v; return nil }, nil},
+	{0, "identity", true, []string{"GOF3R_IDENTITY_FILE"}, func(o *options, v string) error { o.identity = v; return nil }, nil},
+	{0, "raw", false, nil, func(o *options, _ string) error { o.raw = true; return nil }, nil},
+	{0, "debug", false, nil, func(o *options, _ string) error { o.debug = true; return nil }, nil},
+	{0, "progress", false, nil, func(o *options, _ string) error { o.progress = true; return nil }, nil},
+	{0, "no-progress", false, nil, func(o *options, _ string) error { o.noProgress = true; return nil }, nil},
+	{0, "retries", true, nil, func(o *options, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100 {
 			return fmt.Errorf("want a number of tries from 1 to 100")
 		}
 		o.retries = n
 		return nil
-	})
-	for _, d := range []struct {
-		long string
-		p    *time.Duration
-	}{{"connect-timeout", &o.connectTimeout}, {"response-timeout", &o.responseTimeout}, {"stall-timeout", &o.stallTimeout}} {
-		check(0, d.long, func(v string) error {
-			n, err := time.ParseDuration(v)
-			if err != nil || n <= 0 {
-				return fmt.Errorf("want a positive duration such as 30s or 5m")
-			}
-			*d.p = n
-			return nil
-		})
+	}, nil},
+	{0, "connect-timeout", true, nil, func(o *options, v string) error { return positive(&o.connectTimeout, v) }, nil},
+	{0, "response-timeout", true, nil, func(o *options, v string) error { return positive(&o.responseTimeout, v) }, nil},
+	{0, "stall-timeout", true, nil, func(o *options, v string) error { return positive(&o.stallTimeout, v) }, nil},
+	// s3gof3r: inside get and rm, -v is the object's version; elsewhere
+	// (and before the command) it prints gof3r's version.
+	{'v', "versionId", true, nil, func(o *options, v string) error {
+		if strings.TrimSpace(v) == "" {
+			return fmt.Errorf("empty")
+		}
+		o.versionID = v
+		return nil
+	}, []string{"get", "rm"}},
+	{'v', "version", false, nil, func(o *options, _ string) error { o.version = true; return nil }, nil},
+	{'h', "help", false, nil, func(o *options, _ string) error { o.help = true; return nil }, nil},
+}
+
+func positive(p *time.Duration, v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("want a positive duration such as 30s or 5m")
 	}
-	if cmd == "get" || cmd == "rm" {
-		check('v', "versionId", func(v string) error {
-			if strings.TrimSpace(v) == "" {
-				return fmt.Errorf("empty")
-			}
-			o.versionID = v
-			return nil
-		})
-		flag(0, "version", func() { o.version = true })
-	} else {
-		flag('v', "version", func() { o.version = true })
+	*p = d
+	return nil
+}
+
+// flagValue is a flag whose spec checks and stores its value in o.
+type flagValue struct {
+	o    *options
+	spec *flagSpec
+}
+
+func (v flagValue) Set(s string) error { return v.spec.apply(v.o, s) }
+func (v flagValue) String() string     { return "" }
+func (v flagValue) IsBoolFlag() bool   { return !v.spec.takesValue }
+
+// define declares gof3r's flags for cmd ("" before the command).
+func (o *options) define(fs *clikit.FlagSet, cmd string) {
+	o.fs = fs
+	for i := range flagSpecs {
+		f := &flagSpecs[i]
+		if f.cmds != nil && !slices.Contains(f.cmds, cmd) {
+			continue
+		}
+		fs.Var(flagValue{o, f}, f.long, "", f.vars...)
+		// -v is the version's only where it is not the object's version.
+		if f.short != 0 && !(f.long == "version" && (cmd == "get" || cmd == "rm")) {
+			fs.Short(f.short, f.long)
+		}
 	}
-	flag('h', "help", func() { o.help = true })
 }
 
 // parseArgs finds the command (the first word that is neither a flag nor

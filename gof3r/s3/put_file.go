@@ -80,10 +80,16 @@ func (p *putJob) hashFile(ctx context.Context, r io.Reader) (hashed func() (dige
 		_, err := io.CopyBuffer(whole, ctxReader{ctx, r}, make([]byte, 256<<10))
 		done <- err
 	}()
-	return sync.OnceValues(func() (digests, error) {
-		err := <-done
-		return whole.sums(), err
-	})
+	var sums digests
+	var err error
+	waited := false
+	return func() (digests, error) { // on file's goroutine only
+		if !waited {
+			err, waited = <-done, true
+			sums = whole.sums()
+		}
+		return sums, err
+	}
 }
 
 // sendFileParts sends src's parts from up to Concurrency goroutines, each
