@@ -536,10 +536,20 @@ func startPID1(t *testing.T, args ...string) (*gocron, int) {
 func TestPID1ReapsOrphans(t *testing.T) {
 	// The orphans live until the test lets them go, so a slow machine can't
 	// make them exit (and be reaped) before the test has seen them land.
-	release := filepath.Join(t.TempDir(), "release")
+	// The job exits only once each has left its process group (setsid has
+	// run and it has said so in $READY): go-cron stops whatever is still in
+	// the job's group when the job exits, and on a loaded machine a child
+	// can still be between fork and setsid then.
+	dir := t.TempDir()
+	release, ready := filepath.Join(dir, "release"), filepath.Join(dir, "ready")
+	if err := os.Mkdir(ready, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("RELEASE", release)
+	t.Setenv("READY", ready)
 	g, pid := startPID1(t, "--run-on-start", never, "--", "sh", "-c",
-		`for i in 1 2 3; do setsid sh -c 'while [ ! -e "$RELEASE" ]; do sleep 0.05; done' </dev/null >/dev/null 2>&1 & done; echo spawned`)
+		`for i in 1 2 3; do setsid sh -c 'touch "$READY/$$"; while [ ! -e "$RELEASE" ]; do sleep 0.05; done' </dev/null >/dev/null 2>&1 & done
+		while [ "$(ls "$READY" | wc -l)" -lt 3 ]; do sleep 0.01; done; echo spawned`)
 	s := g.waitFinished(t, 30*time.Second)
 	if s.Last.Stdout != "spawned\n" {
 		t.Fatalf("%+v", s.Last)
@@ -567,19 +577,22 @@ func TestPID1ReapsOrphans(t *testing.T) {
 func TestPID1ForwardsSIGTERM(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
+		grace  string
 		script string
 		exit   int
 		stdout string
 	}{
-		// The job stops cleanly on the forwarded SIGTERM: the last run succeeded.
-		{"job exits on TERM", `trap 'echo got TERM; exit 0' TERM; touch "$READY"; while :; do sleep 0.05; done`, 0, "got TERM\n"},
+		// The job stops cleanly on the forwarded SIGTERM: the last run
+		// succeeded. The grace period is only a guard here: a loaded
+		// machine may take longer than a short one to schedule the trap.
+		{"job exits on TERM", "30s", `trap 'echo got TERM; exit 0' TERM; touch "$READY"; while :; do sleep 0.05; done`, 0, "got TERM\n"},
 		// The job ignores it: SIGKILL after the grace period, a failed run.
-		{"job ignores TERM", `trap '' TERM; touch "$READY"; while :; do sleep 0.05; done`, 1, ""},
+		{"job ignores TERM", "300ms", `trap '' TERM; touch "$READY"; while :; do sleep 0.05; done`, 1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ready := filepath.Join(t.TempDir(), "ready")
 			t.Setenv("READY", ready)
-			g, pid := startPID1(t, "--run-on-start", never, "--", "sh", "-c", tc.script)
+			g, pid := startPID1(t, "--grace", tc.grace, "--run-on-start", never, "--", "sh", "-c", tc.script)
 			testkit.WaitFor(t, 10*time.Second, "the job to be ready", func() error { _, err := os.Stat(ready); return err })
 			began := time.Now()
 			if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
