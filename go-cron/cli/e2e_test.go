@@ -386,32 +386,46 @@ func TestOnceExitsWithTheJobStatus(t *testing.T) {
 	}
 }
 
-// 1 GiB through go-cron's pipes: its peak RSS stays small.
+// 1 GiB through go-cron's pipes: its peak RSS does not grow with the
+// output. It is measured against the same go-cron passing 64 MiB, which
+// fills the tails and is polled for its status the same way: the binary,
+// the runtime and the status answers (64 KiB tails of NULs, escaped) cost
+// the same in both, and vary with the machine's load. An absolute bound of
+// 16 MiB failed 2 of 11 runs on a loaded machine (16.0-16.4 MiB) once the
+// binary had grown; keeping even 1% of the output would add 10 MiB here.
 func TestOneGiBOfOutputKeepsMemoryBounded(t *testing.T) {
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer devnull.Close()
-	g := start(t, options{stdout: devnull}, "--run-on-start", never, "--",
-		"sh", "-c", "head -c 1073741824 /dev/zero; echo -n end")
-	s := g.waitFinished(t, 120*time.Second)
-	if s.Last.Exit_status != 0 || len(s.Last.Stdout) != 64<<10 || !strings.HasSuffix(s.Last.Stdout, "end") {
-		t.Errorf("exit %d, tail %d bytes", s.Last.Exit_status, len(s.Last.Stdout))
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.cmd.Process.Pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var hwm int
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			hwm, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+	peak := func(script string, tail int) int {
+		t.Helper()
+		g := start(t, options{stdout: devnull}, "--run-on-start", never, "--", "sh", "-c", script)
+		s := g.waitFinished(t, 120*time.Second)
+		if s.Last.Exit_status != 0 || len(s.Last.Stdout) != tail || !strings.HasSuffix(s.Last.Stdout, "end") {
+			t.Errorf("%s: exit %d, tail %d bytes", script, s.Last.Exit_status, len(s.Last.Stdout))
 		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hwm int
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+				hwm, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			}
+		}
+		if hwm == 0 {
+			t.Fatalf("no VmHWM in /proc/%d/status", g.cmd.Process.Pid)
+		}
+		return hwm
 	}
-	t.Logf("go-cron peak RSS after 1 GiB of output: %d kB", hwm)
-	if hwm == 0 || hwm > 16<<10 {
-		t.Errorf("VmHWM %d kB, want at most 16 MiB", hwm)
+	base := peak("head -c 67108864 /dev/zero; echo -n end", 64<<10)
+	hwm := peak("head -c 1073741824 /dev/zero; echo -n end", 64<<10)
+	t.Logf("go-cron peak RSS after 1 GiB of output: %d kB (after 64 MiB: %d kB)", hwm, base)
+	if hwm-base > 8<<10 {
+		t.Errorf("VmHWM %d kB after 1 GiB, %d kB after 64 MiB: want at most 8 MiB more", hwm, base)
 	}
 }
 
