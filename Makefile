@@ -72,6 +72,7 @@ reliability: deps
 	exit $$status
 
 lint:
+	@if git grep -nE '^(<<<<<<<|>>>>>>>)( |$$)' -- . ':!*.md'; then echo "lint: merge conflict markers"; exit 1; fi
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet cronbox/...
 	@if ls scripts/* >/dev/null 2>&1; then shellcheck --shell=sh scripts/*; fi

@@ -112,7 +112,7 @@ func TestEtcdBackupRestores(t *testing.T) {
 	if len(objs) == 0 {
 		t.Fatalf("no backup under s3://%s/etcd-backup/", bucket)
 	}
-	name := regexp.MustCompile(`^etcd-backup/\d{8}T\d{6}Z\.db$`)
+	name := regexp.MustCompile(`^etcd-backup/\d{8}T\d{6}\.\d{3}Z\.db$`)
 	for _, o := range objs {
 		if !name.MatchString(o.Key) {
 			t.Errorf("unexpected object %s under the prefix", o.Key)

@@ -176,7 +176,11 @@ type saveOut struct {
 	Version     string `json:"etcd_version"`
 	Revision    int64  `json:"revision"`
 	Size        int64  `json:"size"`
+	StoredSize  int64  `json:"stored_size"`
 	SHA256      string `json:"sha256"`
+	ClusterID   string `json:"cluster_id"`
+	Compression string `json:"compression"`
+	Encrypted   bool   `json:"encrypted"`
 }
 
 func parseSave(t *testing.T, stdout string) saveOut {
@@ -193,7 +197,11 @@ type verifyOut struct {
 	Recorded string            `json:"sha256_stored"`
 	Checksum string            `json:"checksum_stored"`
 	Revision int64             `json:"revision"`
-	TotalKey int               `json:"totalKey"`
+	Keys     int               `json:"keys"`
+	Entries  int               `json:"bolt_entries"`
+	Checked  bool              `json:"contents_checked"`
+	Encrypt  bool              `json:"encrypted"`
+	Compress string            `json:"compression"`
 	Metadata map[string]string `json:"metadata"`
 }
 
@@ -259,7 +267,7 @@ func TestDrill(t *testing.T) {
 		t.Fatalf("save exit %d, or no progress lines", code)
 	}
 	saved := parseSave(t, out)
-	if !strings.HasPrefix(saved.Destination, "s3://backups/etcd-backup/etcd-") || saved.Revision != rev || saved.Size%512 != 32 || len(saved.SHA256) != 64 {
+	if !strings.HasPrefix(saved.Destination, "s3://backups/etcd-backup/20") || saved.Revision != rev || saved.Size%512 != 32 || len(saved.SHA256) != 64 {
 		t.Fatalf("save result %+v, want revision %d under s3://backups/etcd-backup/", saved, rev)
 	}
 	if keys := objectKeys(t, s3, bucket); len(keys) != 1 || "s3://backups/"+keys[0] != saved.Destination {
@@ -271,14 +279,14 @@ func TestDrill(t *testing.T) {
 		t.Fatalf("verify exit %d", code)
 	}
 	v := parseVerify(t, out)
-	if v.Revision != rev || v.TotalKey != len(want)+1 || v.SHA256 != saved.SHA256 || (v.Recorded != saved.SHA256 && !strings.HasPrefix(v.Checksum, "CRC64NVME FULL_OBJECT")) {
+	if v.Revision != rev || v.Keys != len(want)+1 || v.SHA256 != saved.SHA256 || (v.Recorded != saved.SHA256 && !strings.HasPrefix(v.Checksum, "CRC64NVME FULL_OBJECT")) {
 		t.Fatalf("verify %+v, want revision %d, %d keys, sha %s", v, rev, len(want)+1, saved.SHA256)
 	}
 	if v.Metadata["etcd-revision"] != fmt.Sprint(rev) || v.Metadata["etcd-member-id"] != saved.MemberID || v.Metadata["etcd-version"] == "" {
 		t.Fatalf("metadata %v", v.Metadata)
 	}
 	out, _, code = run(t, env, nil, "verify", saved.Destination)
-	if code != 0 || !strings.Contains(out, fmt.Sprintf(", %d, %d, ", rev, len(want)+1)) {
+	if code != 0 || !strings.Contains(out, fmt.Sprintf(", %d, %d, ", rev, len(want)+1)) || !strings.Contains(out, "not compressed, not encrypted") {
 		t.Fatalf("verify simple output (exit %d): %q", code, out)
 	}
 
@@ -333,7 +341,7 @@ func TestSaveFileAndStdout(t *testing.T) {
 	out, _, code2 := run(t, nil, nil, "verify", "-w", "json", path)
 	fromFile := parseVerify(t, out)
 	if code != 0 || code2 != 0 || fromStdout.Revision != saved.Revision || fromFile.Revision != saved.Revision ||
-		fromFile.TotalKey != len(want) || fromStdout.TotalKey != len(want) || fromFile.Recorded != saved.SHA256 {
+		fromFile.Keys != len(want) || fromStdout.Keys != len(want) || fromFile.Recorded != saved.SHA256 {
 		t.Fatalf("verify: stdout copy %+v (exit %d), file %+v (exit %d); saved %+v", fromStdout, code, fromFile, code2, saved)
 	}
 	r, _ := restoreAndStart(t, nil, path)
@@ -371,8 +379,11 @@ func TestCrossVersion34Cluster(t *testing.T) {
 	if !strings.HasPrefix(saved.Version, "3.4.") || saved.Endpoint != eps[0] {
 		t.Fatalf("saved %+v: want etcd 3.4 from ETCD_LEADER %s", saved, eps[0])
 	}
-	if _, _, code := run(t, env, nil, "verify", saved.Destination); code != 0 {
-		t.Fatal("verify failed")
+	// etcd 3.4 sends no header with the snapshot: the cluster ID comes from
+	// the member's status, taken just before (issue 14 item 13).
+	out, _, code = run(t, env, nil, "verify", "-w", "json", saved.Destination)
+	if v := parseVerify(t, out); code != 0 || saved.ClusterID == "" || v.Metadata["etcd-cluster-id"] != saved.ClusterID {
+		t.Fatalf("verify exit %d; cluster id saved %q, recorded %q", code, saved.ClusterID, v.Metadata["etcd-cluster-id"])
 	}
 	r, _ := restoreAndStart(t, env, saved.Destination)
 	equalKeys(t, r.Client(t), "/v34/", want)
@@ -560,7 +571,7 @@ func TestPrune(t *testing.T) {
 		saved = append(saved, strings.TrimPrefix(parseSave(t, out).Destination, "s3://"+bucket+"/"))
 	}
 	// Not ours: another prefix, a nested key, a foreign name under our prefix.
-	for _, k := range []string{"other/etcd-20200101T000000.000Z.db", "nightly/sub/etcd-20200101T000000.000Z.db", "nightly/README"} {
+	for _, k := range []string{"other/20200101T000000.000Z.db", "nightly/sub/20200101T000000.000Z.db", "nightly/README"} {
 		os.MkdirAll(filepath.Dir(s3.ObjectPath(bucket, k)), 0o755)
 		os.WriteFile(s3.ObjectPath(bucket, k), []byte("x"), 0o644)
 	}
@@ -588,7 +599,7 @@ func TestPrune(t *testing.T) {
 		t.Fatalf("prune exit %d", code)
 	}
 	left := objectKeys(t, s3, bucket)
-	for _, k := range append([]string{saved[2], saved[3]}, "other/etcd-20200101T000000.000Z.db", "nightly/sub/etcd-20200101T000000.000Z.db", "nightly/README") {
+	for _, k := range append([]string{saved[2], saved[3]}, "other/20200101T000000.000Z.db", "nightly/sub/20200101T000000.000Z.db", "nightly/README") {
 		if !contains(left, k) {
 			t.Fatalf("prune deleted %s; left %v\n%s", k, left, out)
 		}
@@ -673,7 +684,7 @@ func TestEmptyEtcd(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("verify of an empty etcd's backup (saved at revision %d): exit %d: %s", saved.Revision, code, errOut)
 	}
-	if v := parseVerify(t, out); v.TotalKey != 0 {
+	if v := parseVerify(t, out); v.Keys != 0 {
 		t.Fatalf("verify of an empty etcd's backup: %+v, want no keys", v)
 	}
 	r, _ := restoreAndStart(t, nil, path)

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
 	"cronbox/testkit"
 	"cronbox/testkit/etcdtest"
 )
@@ -118,6 +120,10 @@ func TestSecretsCanary(t *testing.T) {
 	// per run, so it is a canary too.
 	awsSecret := st.srv.SecretKey
 	etcdPass, etcdWrong := canary("etcd"), canary("etcdwrong")
+	// Backup encryption: the age identities are secrets of their own shape.
+	ageID, _ := age.GenerateX25519Identity()
+	wrongID, _ := age.GenerateX25519Identity()
+	passphrase := canary("passphrase")
 	esPass, esKey, esURLPass := canary("espass"), canary("eskey"), canary("esurl")
 
 	e := etcdtest.Embed(t, etcdtest.Options{})
@@ -179,12 +185,22 @@ func TestSecretsCanary(t *testing.T) {
 			"AWS_SECRET_ACCESS_KEY=" + awsSecret, "ETCDCTL_USER=root", "ETCDCTL_PASSWORD=" + etcdPass}, true},
 		{"etcd failing (wrong etcd password, S3 secret from a file)", []string{"JOB=etcd-backup", "ETCD_ENDPOINTS=" + e.Endpoint,
 			"AWS_SECRET_ACCESS_KEY_FILE=" + secretFile, "ETCDCTL_USER=root", "ETCDCTL_PASSWORD=" + etcdWrong}, false},
+		{"etcd good, encrypted (age identity to verify with)", []string{"JOB=etcd-backup", "ETCD_ENDPOINTS=" + e.Endpoint,
+			"AWS_SECRET_ACCESS_KEY=" + awsSecret, "ETCDCTL_USER=root", "ETCDCTL_PASSWORD=" + etcdPass, "ETCD_BACKUP_PREFIX=age/",
+			"ETCD_BACKUP_COMPRESS=zstd", "ETCD_BACKUP_ENCRYPT_TO=" + ageID.Recipient().String(), "ETCD_BACKUP_IDENTITY=" + ageID.String()}, true},
+		{"etcd failing, encrypted (a wrong identity)", []string{"JOB=etcd-backup", "ETCD_ENDPOINTS=" + e.Endpoint,
+			"AWS_SECRET_ACCESS_KEY=" + awsSecret, "ETCDCTL_USER=root", "ETCDCTL_PASSWORD=" + etcdPass, "ETCD_BACKUP_PREFIX=wrong/",
+			"ETCD_BACKUP_ENCRYPT_TO=" + ageID.Recipient().String(), "ETCD_BACKUP_IDENTITY=" + wrongID.String()}, false},
+		{"etcd good, passphrase", []string{"JOB=etcd-backup", "ETCD_ENDPOINTS=" + e.Endpoint,
+			"AWS_SECRET_ACCESS_KEY=" + awsSecret, "ETCDCTL_USER=root", "ETCDCTL_PASSWORD=" + etcdPass, "ETCD_BACKUP_PREFIX=pass/",
+			"ETCD_BACKUP_PASSPHRASE=" + passphrase}, true},
 		{"es failing (password)", []string{"JOB=es-backup", "ES_HOST_URL=" + es.URL, "ES_REPOSITORY=repo",
 			"ES_USERNAME=elastic", "ES_PASSWORD=" + esPass}, false},
 		{"es failing (API key)", []string{"JOB=es-backup", "ES_HOST_URL=" + es.URL, "ES_REPOSITORY=repo", "ES_API_KEY=" + esKey}, false},
 		{"es failing (password in the URL)", []string{"JOB=es-backup", "ES_HOST_URL=" + strings.Replace(es.URL, "http://", "http://elastic:"+esURLPass+"@", 1), "ES_REPOSITORY=repo"}, false},
 	}
-	canaries := []string{awsSecret, etcdPass, etcdWrong, esPass, esKey, esURLPass, pingToken, hookToken, hookKey, ntfyPass, smtpPass}
+	canaries := []string{awsSecret, etcdPass, etcdWrong, esPass, esKey, esURLPass, pingToken, hookToken, hookKey, ntfyPass, smtpPass,
+		ageID.String(), wrongID.String(), passphrase}
 	scan := scanProcs(canaries)
 	for _, j := range jobs {
 		t.Run(j.name, func(t *testing.T) {

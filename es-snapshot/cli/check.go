@@ -36,7 +36,7 @@ func (c *check) stop(cl *esclient.Client) error {
 const checkUsage = `usage: es-snapshot check
 
 Reads the configuration of the image's es-backup job (scripts/es-backup: repo
-ensure, create, and prune when ES_KEEP_LAST or ES_MAX_AGE is set) from the
+ensure, create, and prune when ES_KEEP_LAST, a tier or ES_MAX_AGE is set) from the
 environment exactly as those commands read it, checks it with their code,
 prints what each would do, and contacts nothing. Exit status 0, or 2 with one
 line naming the variable that is wrong. The image's entrypoint calls it.
@@ -65,7 +65,8 @@ func cmdCheck(ctx context.Context, args []string, env Env) error {
 	// es-backup prunes only when a policy is set; without one, prune's other
 	// settings (ES_MIN_KEEP, the name pattern) are still checked, against a
 	// stand-in policy, so that they are right the day one is set.
-	pruning := env.Getenv("ES_KEEP_LAST")+env.Getenv("ES_MAX_AGE") != ""
+	pruning := env.Getenv("ES_KEEP_LAST")+env.Getenv("ES_MAX_AGE")+env.Getenv("ES_KEEP_HOURLY")+env.Getenv("ES_KEEP_DAILY")+
+		env.Getenv("ES_KEEP_WEEKLY")+env.Getenv("ES_KEEP_MONTHLY")+env.Getenv("ES_KEEP_YEARLY") != ""
 	if !pruning {
 		steps[2].args = []string{"--keep-last", "1"}
 	}
@@ -137,10 +138,16 @@ func (c *check) describe(step string, pruning bool) string {
 		return fmt.Sprintf("create: snapshot %s of %s in %s, wait for SUCCESS (timeout %s)", name, indices, repo, c.value("timeout"))
 	}
 	if !pruning {
-		return "prune: off (set ES_KEEP_LAST and/or ES_MAX_AGE to prune)"
+		return "prune: off (set ES_KEEP_LAST, ES_KEEP_DAILY (or another tier) and/or ES_MAX_AGE to prune)"
 	}
-	return fmt.Sprintf("prune: %s in %s: keep the last %s (0: no limit), max age %s (0: none), never fewer than %s good",
-		c.value("pattern"), repo, c.value("keep-last"), c.value("max-age"), c.value("min-keep"))
+	tiers := ""
+	for _, t := range []string{"hourly", "daily", "weekly", "monthly", "yearly"} {
+		if v := c.value("keep-" + t); v != "" && v != "0" {
+			tiers += fmt.Sprintf(", %s %s", t, v)
+		}
+	}
+	return fmt.Sprintf("prune: %s in %s: keep the last %s (0: no limit)%s, max age %s (0: none), never fewer than %s good",
+		c.value("pattern"), repo, c.value("keep-last"), tiers, c.value("max-age"), c.value("min-keep"))
 }
 
 // explain names the variable behind each flag a message mentions, when the

@@ -32,7 +32,7 @@ func TestCheckPrintsThePlan(t *testing.T) {
 	for _, want := range []string{
 		"es-snapshot check: repo ensure: repository default_repo, type s3 (bucket backups, base-path prod), on http://127.0.0.1:9200\n",
 		"es-snapshot check: create: snapshot ", "__ of all indices in default_repo, wait for SUCCESS (timeout 1h0m0s)\n",
-		"es-snapshot check: prune: off (set ES_KEEP_LAST and/or ES_MAX_AGE to prune)\n",
+		"es-snapshot check: prune: off (set ES_KEEP_LAST, ES_KEEP_DAILY (or another tier) and/or ES_MAX_AGE to prune)\n",
 	} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("exit %d, output lacks %q:\n%s%s", code, want, out, errOut)
@@ -47,6 +47,11 @@ func TestCheckPrintsThePlan(t *testing.T) {
 	}
 	if strings.Contains(out, "secret-value") || strings.Contains(out, "elastic") {
 		t.Errorf("check shows the credentials:\n%s", out)
+	}
+	// A tier alone turns pruning on.
+	code, out, _ = runCheck(t, esJob("ES_KEEP_DAILY", "7", "ES_KEEP_MONTHLY", "-1"))
+	if want := "keep the last 0 (0: no limit), daily 7, monthly -1, max age 0 (0: none)"; code != 0 || !strings.Contains(out, want) {
+		t.Errorf("exit %d, output lacks %q:\n%s", code, want, out)
 	}
 }
 
@@ -65,6 +70,8 @@ func TestCheckRefusesBadInput(t *testing.T) {
 		{[]string{"ES_API_KEY_FILE", dir}, "ES_API_KEY_FILE: read " + dir},
 		{[]string{"ES_KEEP_LAST", "-3"}, "check: prune: keep-last (ES_KEEP_LAST) is -3"},
 		{[]string{"ES_KEEP_LAST", "0"}, "neither keep-last (ES_KEEP_LAST) nor max-age is set"},
+		{[]string{"ES_KEEP_DAILY", "-2"}, "keep-daily (ES_KEEP_DAILY) -2: want a count, or -1 for no limit"},
+		{[]string{"ES_KEEP_WEEKLY", "many"}, "ES_KEEP_WEEKLY"},
 		{[]string{"ES_MIN_KEEP", "0"}, "min-keep (ES_MIN_KEEP) is 0"},
 		{[]string{"ES_MAX_AGE", "-1d"}, "ES_MAX_AGE"},
 		{[]string{"ES_REQUEST_TIMEOUT", "abc"}, "ES_REQUEST_TIMEOUT"},

@@ -178,9 +178,16 @@ func cmdPrune(ctx context.Context, args []string, env Env) error {
 	fs.repoFlag(&repo)
 	fs.namingFlags(&n)
 	fs.integer(&p.KeepLast, "keep-last", 0, "keep the newest N good snapshots, delete older ones (0: no count limit)", "ES_KEEP_LAST")
+	for _, t := range []struct {
+		name string
+		n    *int
+	}{{"hourly", &p.Tiers.Hourly}, {"daily", &p.Tiers.Daily}, {"weekly", &p.Tiers.Weekly}, {"monthly", &p.Tiers.Monthly}, {"yearly", &p.Tiers.Yearly}} {
+		period := map[string]string{"hourly": "hour", "daily": "day", "weekly": "ISO week", "monthly": "month", "yearly": "year"}[t.name]
+		fs.integer(t.n, "keep-"+t.name, 0, fmt.Sprintf("keep the newest good snapshot of each of the last N %ss that have one (UTC; -1: every %s)", period, period), "ES_KEEP_"+strings.ToUpper(t.name))
+	}
 	fs.duration(&p.MaxAge, "max-age", 0, true, "delete snapshots older than this, e.g. 30d or 12h (0: no age limit)", "ES_MAX_AGE")
 	fs.integer(&p.MinKeep, "min-keep", 1, "never delete the newest N good snapshots, whatever the rules say (at least 1)", "ES_MIN_KEEP")
-	fs.boolean(&dryRun, "dry-run", false, "say what would be deleted, delete nothing", "ES_DRY_RUN")
+	fs.boolean(&dryRun, "dry-run", false, "print the plan (what is kept and why), delete nothing", "ES_DRY_RUN")
 	if err := fs.parse(args); err != nil {
 		return err
 	}

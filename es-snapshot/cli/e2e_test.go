@@ -486,6 +486,21 @@ func TestPartialFailsAndPruneKeepsLastGood(t *testing.T) {
 			t.Fatalf("create: %s", r)
 		}
 		good3 := strings.TrimSpace(r.stdout)
+		// Tiers (issue 15): the dry run prints the plan with why each is kept.
+		r = tool(t, env, "prune", "--keep-last", "2", "--keep-daily", "1", "--dry-run")
+		if r.code != 0 || len(snapshots(t, n, "keep")) != 4 {
+			t.Fatalf("tiered dry run: %s; left %v", r, names(snapshots(t, n, "keep")))
+		}
+		day := time.Now().UTC().Format("2006-01-02")
+		for _, want := range []string{
+			"would keep " + good3 + " (one of the newest 1 good snapshots (min-keep); last; daily " + day + ")",
+			"would keep " + good2 + " (last)",
+			"would delete " + good1 + " (kept by no tier (last 2, daily 1))",
+		} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("the dry run's plan lacks %q:\n%s", want, r.stderr)
+			}
+		}
 		r = tool(t, env, "prune", "--max-age", "1ms", "--min-keep", "1", "--verbose")
 		if r.code != 0 {
 			t.Fatalf("prune: %s", r)

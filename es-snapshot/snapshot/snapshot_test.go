@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"cronbox/es-snapshot/esclient"
+	"cronbox/retention"
 )
 
 func TestNamer(t *testing.T) {
@@ -102,6 +103,19 @@ func TestPlan(t *testing.T) {
 		{"both rules: whichever says delete",
 			[]esclient.Snapshot{snap("m-1", S, 100, now), snap("m-2", S, 3, now), snap("m-3", S, 2, now), snap("m-4", S, 1, now)},
 			Policy{KeepLast: 3, MaxAge: 48 * time.Hour, MinKeep: 1}, []string{"m-1"}},
+		// Tiers: snapshots every 12 hours for 4 days (ages 1, 13, 25, ... hours).
+		{"daily 2: the newest good one of each of the last two days",
+			[]esclient.Snapshot{snap("m-1", S, 1, now), snap("m-2", S, 13, now), snap("m-3", S, 25, now), snap("m-4", S, 37, now), snap("m-5", S, 49, now)},
+			Policy{Tiers: retention.Policy{Daily: 2}, MinKeep: 1}, []string{"m-3", "m-4", "m-5"}},
+		{"a FAILED snapshot takes no daily slot (and stays until a newer good one)",
+			[]esclient.Snapshot{snap("m-1", F, 1, now), snap("m-2", S, 13, now), snap("m-3", S, 25, now), snap("m-4", S, 37, now)},
+			Policy{Tiers: retention.Policy{Daily: 1}, MinKeep: 1}, []string{"m-3", "m-4"}},
+		{"keep-last 1 and weekly all: the union",
+			[]esclient.Snapshot{snap("m-1", S, 1, now), snap("m-2", S, 24*3, now), snap("m-3", S, 24*8, now), snap("m-4", S, 24*9, now)},
+			Policy{KeepLast: 1, Tiers: retention.Policy{Weekly: -1}, MinKeep: 1}, []string{"m-2"}},
+		{"max-age caps the tiers, min-keep caps max-age",
+			[]esclient.Snapshot{snap("m-1", S, 1, now), snap("m-2", S, 30, now), snap("m-3", S, 60, now)},
+			Policy{Tiers: retention.Policy{Daily: 5}, MaxAge: 36 * time.Hour, MinKeep: 1}, []string{"m-3"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -130,6 +144,7 @@ func TestPolicyCheck(t *testing.T) {
 		{KeepLast: 0, MaxAge: 0, MinKeep: 1},
 		{KeepLast: -1, MinKeep: 1},
 		{MaxAge: -time.Hour, MinKeep: 1},
+		{Tiers: retention.Policy{Daily: -2}, MinKeep: 1},
 	} {
 		if p.Check() == nil {
 			t.Errorf("%+v accepted", p)

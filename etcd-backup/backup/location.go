@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
+
+	"cronbox/gof3r/s3"
 )
 
 // Kind is where a backup goes to or comes from.
@@ -36,9 +37,10 @@ func (l Location) String() string {
 }
 
 // ParseLocation reads "-", a path, or "s3://bucket/key". An S3 URL whose
-// key is empty or ends in "/" is a prefix: with forSave, the key becomes
-// prefix + DefaultName(now); otherwise it is an error (a source names one object).
-func ParseLocation(arg string, forSave bool, now time.Time) (Location, error) {
+// key is empty or ends in "/" is a prefix: for a save (name is the new
+// backup's name, see BackupName) the key becomes prefix + name; for a
+// source (name "") it is an error, since a source names one object.
+func ParseLocation(arg string, name string) (Location, error) {
 	switch {
 	case arg == "":
 		return Location{}, fmt.Errorf("empty location: give -, a path or s3://bucket/key")
@@ -51,39 +53,19 @@ func ParseLocation(arg string, forSave bool, now time.Time) (Location, error) {
 			return Location{}, fmt.Errorf("%s: no bucket", arg)
 		}
 		if key == "" || strings.HasSuffix(key, "/") {
-			if !forSave {
+			if name == "" {
 				return Location{}, fmt.Errorf("%s: names a prefix, not a backup object", arg)
 			}
-			key += DefaultName(now)
+			if err := CheckPrefix(key); err != nil {
+				return Location{}, fmt.Errorf("%s: %w", arg, err)
+			}
+			key += name
 		}
 		return Location{Kind: S3, Bucket: bucket, Key: key}, nil
 	case strings.Contains(arg, "://"):
 		return Location{}, fmt.Errorf("%s: only s3:// URLs are supported", arg)
 	}
 	return Location{Kind: File, Path: arg}, nil
-}
-
-// timeLayout sorts lexically in time order (UTC, fixed width).
-const timeLayout = "20060102T150405.000Z"
-
-// DefaultName is the object name of a backup taken at t, under its prefix.
-func DefaultName(t time.Time) string {
-	return "etcd-" + t.UTC().Format(timeLayout) + ".db"
-}
-
-// nameRE matches DefaultName and the shorter name the image's job script
-// gives its backups (20261127T030405Z.db).
-var nameRE = regexp.MustCompile(`^(?:etcd-)?(\d{8}T\d{6})(\.\d{1,9})?Z\.db$`)
-
-// ParseName returns the time a backup's name (relative to its prefix)
-// says, and whether name is a backup's name at all.
-func ParseName(name string) (time.Time, bool) {
-	m := nameRE.FindStringSubmatch(name)
-	if m == nil {
-		return time.Time{}, false
-	}
-	t, err := time.Parse("20060102T150405.999999999Z", m[1]+m[2]+"Z")
-	return t, err == nil
 }
 
 // Object is a stored backup as the S3 store reports it.
@@ -93,19 +75,31 @@ type Object struct {
 	SHA256       string // hex, of the whole object, recorded while it was written ("" if none)
 	Checksum     string // the checksum S3 stores with the object and checks on get ("" if none)
 	LastModified time.Time
+	ContentType  string
 	Metadata     map[string]string
+	// S3 object lock, as the object's HEAD reports it.
+	LockMode    string    // GOVERNANCE or COMPLIANCE ("" when none)
+	RetainUntil time.Time // zero when none
+	LegalHold   bool
 }
 
 // Store is the S3 seam: the shared cronbox/gof3r/s3 client behind an
 // adapter (s3store.go), or anything else in a test.
 type Store interface {
 	// Put streams r to bucket/key; if r fails (a non-EOF error) nothing appears under key.
-	Put(ctx context.Context, bucket, key string, r io.Reader, meta map[string]string) (Object, error)
+	Put(ctx context.Context, bucket, key string, r io.Reader, o PutOptions) (Object, error)
 	// Get streams the object to w and fails if its recorded SHA-256 does not match.
 	Get(ctx context.Context, bucket, key string, w io.Writer) (Object, error)
 	Stat(ctx context.Context, bucket, key string) (Object, error)
 	List(ctx context.Context, bucket, prefix string) ([]Object, error)
 	Remove(ctx context.Context, bucket, key string) error
+}
+
+// PutOptions is what is stored with an object besides its bytes.
+type PutOptions struct {
+	Metadata    map[string]string
+	ContentType string
+	Lock        s3.Lock // S3 Object Lock retention (none: zero)
 }
 
 // Metadata keys recorded with a backup (lower-case, without x-amz-meta-).

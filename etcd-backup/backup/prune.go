@@ -7,13 +7,20 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"cronbox/codec"
+	"cronbox/gof3r/s3"
+	"cronbox/retention"
 )
 
-// PruneOptions is a retention policy. At least one of KeepLast and
-// KeepWithin must be set; MinKeep is at least 1.
+// PruneOptions is a retention policy: restic-style tiers (the last N, the
+// newest backup of each of the last N hours, days, weeks, months, years),
+// plus everything younger than KeepWithin, plus always the newest MinKeep
+// verified backups. At least one tier or KeepWithin must be set; MinKeep is
+// at least 1.
 type PruneOptions struct {
 	Bucket, Prefix string
-	KeepLast       int           // keep the newest N backups (0: no count rule)
+	Tiers          retention.Policy
 	KeepWithin     time.Duration // keep backups younger than this (0: no age rule)
 	MinKeep        int           // always keep at least this many verified backups
 	DryRun         bool
@@ -22,20 +29,26 @@ type PruneOptions struct {
 
 // Decision is prune's verdict on one backup.
 type Decision struct {
-	Key      string
-	Time     time.Time
-	Verified bool
-	Keep     bool
-	Why      string
+	Key         string
+	Time        time.Time
+	Layers      codec.Layers
+	Verified    bool
+	Keep        bool
+	Why         string    // the reasons it is kept, or why it goes
+	LockedUntil time.Time // an S3 object lock's retention date, if any
+	Locked      bool      // the lock (retention or legal hold) forbids deleting it now
 }
 
 // Validate reports a usage error.
 func (o PruneOptions) Validate() error {
-	if o.KeepLast < 0 || o.KeepWithin < 0 {
-		return errors.New("--keep-last and --keep-within cannot be negative")
+	if err := o.Tiers.Check(); err != nil {
+		return err
 	}
-	if o.KeepLast == 0 && o.KeepWithin == 0 {
-		return errors.New("give --keep-last and/or --keep-within")
+	if o.KeepWithin < 0 {
+		return errors.New("--keep-within cannot be negative")
+	}
+	if o.Tiers.Empty() && o.KeepWithin == 0 {
+		return errors.New("give at least one of --keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly, --keep-within")
 	}
 	if o.MinKeep < 1 {
 		return fmt.Errorf("--min-keep %d: must be at least 1", o.MinKeep)
@@ -43,42 +56,67 @@ func (o PruneOptions) Validate() error {
 	return nil
 }
 
+// ours says whether key is a backup directly under prefix, named as save
+// names them, and its time and layers.
+func ours(key, prefix string) (time.Time, codec.Layers, bool) {
+	rest, ok := strings.CutPrefix(key, prefix)
+	if !ok || strings.Contains(rest, "/") {
+		return time.Time{}, codec.Layers{}, false
+	}
+	return ParseName(rest)
+}
+
 // Plan decides, newest first, which backups stay. Only objects directly
 // under the prefix and named as save names them are considered; anything
 // else is not ours and never appears in the plan. A backup is verified when
 // it carries the metadata save writes only after the trailer checked, and
-// its recorded SHA-256.
+// its recorded SHA-256 (and, stored as it is, a snapshot's size). A backup
+// under an S3 object lock whose retention has not passed (or under a legal
+// hold) is kept, whatever the rules say: S3 would refuse the delete, or (on
+// a versioned bucket) only hide the object behind a delete marker.
 func Plan(objs []Object, o PruneOptions) []Decision {
 	var ds []Decision
 	for _, ob := range objs {
-		rest, ok := strings.CutPrefix(ob.Key, o.Prefix)
-		if !ok || strings.Contains(rest, "/") {
-			continue
-		}
-		t, ok := ParseName(rest)
+		t, layers, ok := ours(ob.Key, o.Prefix)
 		if !ok {
 			continue
 		}
-		verified := ob.Metadata[MetaFormat] == FormatV1 && (ob.SHA256 != "" || ob.Checksum != "") && ob.Size%512 == trailerSize
-		ds = append(ds, Decision{Key: ob.Key, Time: t, Verified: verified})
+		verified := ob.Metadata[MetaFormat] == FormatV1 && (ob.SHA256 != "" || ob.Checksum != "") && (!layers.Plain() || ob.Size%512 == trailerSize)
+		d := Decision{Key: ob.Key, Time: t, Layers: layers, Verified: verified, LockedUntil: ob.RetainUntil}
+		d.Locked = ob.LegalHold || ob.RetainUntil.After(o.Now)
+		ds = append(ds, d)
 	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i].Time.After(ds[j].Time) })
+	sort.SliceStable(ds, func(i, j int) bool { return ds[i].Time.After(ds[j].Time) })
+	times := make([]time.Time, len(ds))
+	for i, d := range ds {
+		times[i] = d.Time
+	}
+	tiers := o.Tiers.Keep(times)
 	verifiedKept := 0
 	for i := range ds {
 		d := &ds[i]
-		switch {
-		case o.KeepLast > 0 && i < o.KeepLast:
-			d.Keep, d.Why = true, fmt.Sprintf("among the last %d", o.KeepLast)
-		case o.KeepWithin > 0 && o.Now.Sub(d.Time) < o.KeepWithin:
-			d.Keep, d.Why = true, fmt.Sprintf("younger than %s", o.KeepWithin)
-		case d.Verified && verifiedKept < o.MinKeep:
-			d.Keep, d.Why = true, fmt.Sprintf("--min-keep %d verified", o.MinKeep)
-		default:
-			d.Why = "outside the retention policy"
+		why := tiers[i]
+		if o.KeepWithin > 0 && o.Now.Sub(d.Time) < o.KeepWithin {
+			why = append(why, fmt.Sprintf("younger than %s", o.KeepWithin))
 		}
+		if len(why) == 0 && d.Verified && verifiedKept < o.MinKeep {
+			why = append(why, fmt.Sprintf("--min-keep %d: among the newest verified", o.MinKeep))
+		}
+		if len(why) == 0 && d.Locked {
+			if ob := d.LockedUntil; ob.After(o.Now) {
+				why = append(why, "object lock: kept until "+ob.UTC().Format(time.RFC3339))
+			} else {
+				why = append(why, "object lock: legal hold")
+			}
+		}
+		d.Keep = len(why) > 0
 		if d.Keep && d.Verified {
 			verifiedKept++
 		}
+		if !d.Keep {
+			why = []string{"outside the retention policy"}
+		}
+		d.Why = strings.Join(why, "; ")
 	}
 	return ds
 }
@@ -94,28 +132,33 @@ func Prune(ctx context.Context, st Store, o PruneOptions) ([]Decision, error) {
 		return nil, fmt.Errorf("S3: %w", err)
 	}
 	for i, ob := range objs {
-		rest := strings.TrimPrefix(ob.Key, o.Prefix)
-		if _, ours := ParseName(rest); !ours || strings.Contains(rest, "/") {
+		if _, _, ok := ours(ob.Key, o.Prefix); !ok {
 			continue
 		}
-		if ob.Metadata == nil || (ob.SHA256 == "" && ob.Checksum == "") {
-			// Listings carry no user metadata: ask for it.
-			full, err := st.Stat(ctx, o.Bucket, ob.Key)
-			if err != nil {
-				return nil, fmt.Errorf("S3: %w", err)
-			}
-			objs[i] = full
+		// Listings carry no user metadata, checksum or lock: ask for them.
+		full, err := st.Stat(ctx, o.Bucket, ob.Key)
+		if err != nil {
+			return nil, fmt.Errorf("S3: %w", err)
 		}
+		objs[i] = full
 	}
 	plan := Plan(objs, o)
 	if o.DryRun {
 		return plan, nil
 	}
-	for _, d := range plan {
+	for i := range plan {
+		d := &plan[i]
 		if d.Keep {
 			continue
 		}
-		if err := st.Remove(ctx, o.Bucket, d.Key); err != nil {
+		err := st.Remove(ctx, o.Bucket, d.Key)
+		if errors.Is(err, s3.ErrLocked) {
+			// A lock the object's HEAD did not show (no permission to read
+			// its retention): S3 keeps it, and so does the plan.
+			d.Keep, d.Locked, d.Why = true, true, "object lock: S3 refused the delete ("+err.Error()+")"
+			continue
+		}
+		if err != nil {
 			return plan, fmt.Errorf("S3: %w", err)
 		}
 	}

@@ -7,8 +7,11 @@ package backup
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"os"
@@ -17,7 +20,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"cronbox/codec"
 	"cronbox/etcd-backup/etcdconn"
+	"cronbox/gof3r/s3"
 )
 
 // Saver takes snapshots.
@@ -32,21 +37,33 @@ type Saver struct {
 	// RateLimit caps the snapshot read rate in bytes per second (0: none),
 	// to spare a busy member's disk and network.
 	RateLimit int64
+	// Codec says how the snapshot is stored: compressed, then encrypted.
+	Codec codec.Options
+	// LockMode (GOVERNANCE or COMPLIANCE) and LockRetain put an S3 Object
+	// Lock retention on the object, counted from the save.
+	LockMode   string
+	LockRetain time.Duration
 }
 
 // SaveResult describes a finished backup.
 type SaveResult struct {
-	Location Location      `json:"-"`
-	Dest     string        `json:"destination"`
-	Endpoint string        `json:"endpoint"`
-	MemberID string        `json:"member_id"`
-	Version  string        `json:"etcd_version"`
-	Revision int64         `json:"revision"`
-	Size     int64         `json:"size"`
-	SHA256   string        `json:"sha256"`
-	DBSHA256 string        `json:"db_sha256"`
-	Duration time.Duration `json:"-"`
-	Seconds  float64       `json:"seconds"`
+	Location    Location      `json:"-"`
+	Dest        string        `json:"destination"`
+	Endpoint    string        `json:"endpoint"`
+	MemberID    string        `json:"member_id"`
+	ClusterID   string        `json:"cluster_id,omitempty"`
+	Version     string        `json:"etcd_version"`
+	Revision    int64         `json:"revision"`
+	Size        int64         `json:"size"`        // the snapshot's bytes
+	StoredSize  int64         `json:"stored_size"` // what was stored (compressed, encrypted)
+	SHA256      string        `json:"sha256"`      // of what was stored
+	DBSHA256    string        `json:"db_sha256"`
+	Compression string        `json:"compression"` // zstd, gzip or none
+	Encrypted   bool          `json:"encrypted"`
+	LockMode    string        `json:"object_lock_mode,omitempty"`
+	LockedUntil *time.Time    `json:"object_locked_until,omitempty"`
+	Duration    time.Duration `json:"-"`
+	Seconds     float64       `json:"seconds"`
 }
 
 // sourceError marks a failure of the etcd side of the stream (the member
@@ -88,7 +105,12 @@ func (s *Saver) Save(ctx context.Context, dst Location) (SaveResult, error) {
 
 func (s *Saver) saveFrom(ctx context.Context, m etcdconn.Member, dst Location) (SaveResult, error) {
 	start := time.Now()
-	res := SaveResult{Location: dst, Dest: dst.String(), Endpoint: m.Endpoint, MemberID: strconv.FormatUint(m.ID, 16), Version: m.Version}
+	layers := s.Codec.Layers()
+	res := SaveResult{Location: dst, Dest: dst.String(), Endpoint: m.Endpoint, MemberID: strconv.FormatUint(m.ID, 16), Version: m.Version,
+		Compression: string(layers.Compression), Encrypted: layers.Encrypted}
+	if m.ClusterID != 0 {
+		res.ClusterID = strconv.FormatUint(m.ClusterID, 16)
+	}
 	cli, err := s.Conn.Connect(ctx, m.Endpoint)
 	if err != nil {
 		return res, &sourceError{err}
@@ -107,31 +129,78 @@ func (s *Saver) saveFrom(ctx context.Context, m etcdconn.Member, dst Location) (
 	defer snap.Snapshot.Close()
 	// The first message's header is the snapshot's point in time (etcd 3.6+);
 	// older servers leave it empty, and the status we took just before is a
-	// lower bound.
+	// lower bound (and gives the cluster ID).
 	res.Revision = m.Revision
 	if snap.Header != nil && snap.Header.Revision > 0 {
 		res.Revision = snap.Header.Revision
 	}
+	if snap.Header != nil && snap.Header.ClusterId != 0 {
+		res.ClusterID = strconv.FormatUint(snap.Header.ClusterId, 16)
+	}
 	if snap.Version != "" {
 		res.Version = snap.Version
 	}
-	cluster := ""
-	if snap.Header != nil && snap.Header.ClusterId != 0 {
-		cluster = strconv.FormatUint(snap.Header.ClusterId, 16)
-	}
+
+	// The pipeline: etcd stream -> trailer check -> progress/rate limit ->
+	// the codec's goroutine (compress, encrypt) -> the destination. The
+	// codec's goroutine is the only reader of src and tr until enc.Close
+	// has returned: only then are their counters and hashes read (defect
+	// 13.1: an S3 upload that failed early returned while its own reading
+	// goroutine was still hashing the stream, and reading the digest then
+	// panicked).
 	src := &srcReader{r: snap.Snapshot, endpoint: m.Endpoint}
-	tr := NewTrailerReader(src, dst.Kind != S3)
+	tr := NewTrailerReader(src, layers.Plain())
 	pr := &progressReader{r: tr, ctx: sctx, rate: s.RateLimit, log: s.Log, every: s.Progress, dest: dst.String(), start: start, last: start}
 	if pr.every <= 0 {
 		pr.every = 10 * time.Second
 	}
-	s.Log.Info("saving snapshot", "endpoint", m.Endpoint, "member_id", res.MemberID, "revision", res.Revision, "db_size", m.DBSize, "destination", dst.String())
+	enc, err := codec.Encode(pr, s.Codec)
+	if err != nil {
+		return res, err
+	}
+	// What is stored: counted, and hashed where no S3 store hashes it.
+	stored := &hashReader{r: enc, hash: sha256.New()}
+	if dst.Kind == S3 || layers.Plain() {
+		stored.hash = nil
+	}
+	// finish stops the codec's goroutine (cancelling the source first if
+	// the destination failed, so a blocked etcd read returns) and waits for
+	// it. It runs once; after it, tr and src are ours alone.
+	finished := false
+	var encErr error
+	finish := func(failed bool) error {
+		if !finished {
+			finished = true
+			if failed {
+				cancel()
+			}
+			encErr = enc.Close()
+		}
+		return encErr
+	}
+	defer finish(true)
+	storedSHA := func() string {
+		if stored.hash != nil {
+			return hex.EncodeToString(stored.hash.Sum(nil))
+		}
+		return tr.SHA256()
+	}
+	s.Log.Info("saving snapshot", "endpoint", m.Endpoint, "member_id", res.MemberID, "revision", res.Revision, "db_size", m.DBSize,
+		"destination", dst.String(), "compression", res.Compression, "encrypted", res.Encrypted)
 
 	switch dst.Kind {
 	case Stdio:
-		_, err = io.Copy(s.Stdout, pr)
+		_, err = io.Copy(s.Stdout, stored)
 	case File:
-		err = writeFileAtomic(dst.Path, pr, tr)
+		err = writeFileAtomic(dst.Path, stored, func() (string, error) {
+			if err := finish(false); err != nil {
+				return "", err
+			}
+			if !tr.Checked() {
+				return "", fmt.Errorf("%w: the stream was not read to its end", ErrTrailer)
+			}
+			return storedSHA(), nil
+		})
 	case S3:
 		meta := map[string]string{
 			MetaFormat:   FormatV1,
@@ -141,24 +210,39 @@ func (s *Saver) saveFrom(ctx context.Context, m etcdconn.Member, dst Location) (
 			MetaEndpoint: m.Endpoint,
 			MetaCreated:  s.now().UTC().Format(time.RFC3339),
 		}
-		if cluster != "" {
-			meta[MetaCluster] = cluster
+		if res.ClusterID != "" {
+			meta[MetaCluster] = res.ClusterID
 		}
+		for k, v := range layers.Metadata() {
+			meta[k] = v
+		}
+		lock := s3.LockFor(s.LockMode, s.LockRetain, s.now())
 		var obj Object
-		obj, err = s.Store.Put(sctx, dst.Bucket, dst.Key, pr, meta)
+		obj, err = s.Store.Put(sctx, dst.Bucket, dst.Key, stored, PutOptions{Metadata: meta, ContentType: layers.ContentType(ContentTypeSnapshot), Lock: lock})
+		if err == nil && lock.Mode != "" {
+			res.LockMode, res.LockedUntil = lock.Mode, &lock.Until
+		}
 		if err == nil {
 			res.SHA256 = obj.SHA256
-			if obj.Size != tr.Size() {
-				err = fmt.Errorf("S3 put %s: stored %d bytes, the snapshot has %d", dst, obj.Size, tr.Size())
+			if obj.Size != stored.n() {
+				err = fmt.Errorf("S3 put %s: stored %d bytes, the encoded snapshot has %d", dst, obj.Size, stored.n())
 			}
 		} else {
 			err = fmt.Errorf("S3: %w", err)
 		}
 	}
+	// If the destination failed, the source is stopped by us: its own
+	// error then (a cancelled stream) is not the cause, unless the
+	// destination failed because of it.
+	dstErr, stopped := err, err != nil
+	if ferr := finish(stopped); err == nil {
+		err = ferr
+	}
 	res.Size = tr.Size()
+	res.StoredSize = stored.n()
 	res.DBSHA256 = tr.DBSHA256()
-	if res.SHA256 == "" {
-		res.SHA256 = tr.SHA256()
+	if res.SHA256 == "" && tr.Checked() {
+		res.SHA256 = storedSHA()
 	}
 	res.Duration = time.Since(start)
 	res.Seconds = res.Duration.Seconds()
@@ -166,10 +250,11 @@ func (s *Saver) saveFrom(ctx context.Context, m etcdconn.Member, dst Location) (
 		err = fmt.Errorf("%w: the stream was not read to its end", ErrTrailer)
 	}
 	if err != nil {
-		if src.err != nil || errors.Is(err, ErrTrailer) {
+		srcFailed := src.err != nil && (!stopped || errors.Is(dstErr, src.err))
+		if srcFailed || errors.Is(err, ErrTrailer) {
 			// Say which side failed even if the destination wrapped it away.
 			cause := src.err
-			if cause == nil {
+			if !srcFailed {
 				cause = err
 			} else {
 				cause = fmt.Errorf("%w (so %s was not written)", cause, dst)
@@ -178,8 +263,30 @@ func (s *Saver) saveFrom(ctx context.Context, m etcdconn.Member, dst Location) (
 		}
 		return res, err
 	}
-	s.Log.Info("snapshot saved", "destination", dst.String(), "size", res.Size, "sha256", res.SHA256, "revision", res.Revision, "seconds", res.Seconds)
+	s.Log.Info("snapshot saved", "destination", dst.String(), "size", res.Size, "stored_size", res.StoredSize, "sha256", res.SHA256,
+		"revision", res.Revision, "seconds", res.Seconds, "compression", res.Compression, "encrypted", res.Encrypted, "object_lock", res.LockMode)
 	return res, nil
+}
+
+// hashReader counts what passes and, if hash is set, hashes it. The count
+// is atomic: an S3 upload may still be reading (and failing) on its own
+// goroutine after Put returned. (hash is only set where the reader's one
+// reader is this goroutine: a file or stdout.)
+type hashReader struct {
+	r     io.Reader
+	hash  hash.Hash
+	count atomic.Int64
+}
+
+func (h *hashReader) n() int64 { return h.count.Load() }
+
+func (h *hashReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.count.Add(int64(n))
+	if h.hash != nil {
+		h.hash.Write(p[:n])
+	}
+	return n, err
 }
 
 func (s *Saver) now() time.Time {
@@ -241,10 +348,12 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// writeFileAtomic writes r to a temporary file beside path and renames it
-// to path only when r ended with a checked trailer, then writes path.sha256
-// (sha256sum format) so verify can check the whole file too.
-func writeFileAtomic(path string, r io.Reader, tr *TrailerReader) (err error) {
+// writeFileAtomic writes r to a temporary file beside path. When r has
+// ended, commit says whether the content is good (the stream's checks
+// passed) and gives its SHA-256; only then is the file renamed to path and
+// path.sha256 (sha256sum format) written beside it, so verify can check the
+// whole file too.
+func writeFileAtomic(path string, r io.Reader, commit func() (sha string, err error)) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".partial-*")
 	if err != nil {
@@ -259,8 +368,9 @@ func writeFileAtomic(path string, r io.Reader, tr *TrailerReader) (err error) {
 	if _, err = io.Copy(f, r); err != nil {
 		return err
 	}
-	if !tr.Checked() {
-		return fmt.Errorf("%w: the stream was not read to its end", ErrTrailer)
+	sum, err := commit()
+	if err != nil {
+		return err
 	}
 	if err = f.Sync(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -274,7 +384,7 @@ func writeFileAtomic(path string, r io.Reader, tr *TrailerReader) (err error) {
 	if err = os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := os.WriteFile(path+".sha256", []byte(tr.SHA256()+"  "+filepath.Base(path)+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(path+".sha256", []byte(sum+"  "+filepath.Base(path)+"\n"), 0o644); err != nil {
 		return fmt.Errorf("write %s.sha256: %w", path, err)
 	}
 	if d, err := os.Open(dir); err == nil {

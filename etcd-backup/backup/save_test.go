@@ -23,7 +23,12 @@ func TestWriteFileAtomic(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "s.db")
 			tr := NewTrailerReader(bytes.NewReader(tc.data), true)
-			err := writeFileAtomic(path, tr, tr)
+			err := writeFileAtomic(path, tr, func() (string, error) {
+				if !tr.Checked() {
+					return "", ErrTrailer
+				}
+				return tr.SHA256(), nil
+			})
 			entries, _ := os.ReadDir(dir)
 			if !tc.ok {
 				if !errors.Is(err, ErrTrailer) || len(entries) != 0 {

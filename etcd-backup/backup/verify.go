@@ -2,8 +2,11 @@ package backup
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +16,12 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	bolt "go.etcd.io/bbolt"
 	"go.etcd.io/etcd/etcdutl/v3/snapshot"
 	"go.uber.org/zap"
+
+	"cronbox/codec"
 )
 
 // ErrMismatch is wrapped by every integrity failure verify finds.
@@ -23,53 +29,80 @@ var ErrMismatch = errors.New("backup does not verify")
 
 // VerifyResult is what verify checked and found (etcdutl's status fields).
 type VerifyResult struct {
-	Source   string            `json:"source"`
-	Size     int64             `json:"size"`
-	SHA256   string            `json:"sha256"`                    // of the whole object, as computed now
-	Recorded string            `json:"sha256_stored"`             // as recorded at save time ("" if none)
-	Checksum string            `json:"checksum_stored,omitempty"` // S3's stored checksum, checked by the get
-	DBSHA256 string            `json:"db_sha256"`                 // the snapshot's trailer
-	Hash     uint32            `json:"hash"`                      // etcdutl's crc32 of the database content
-	Revision int64             `json:"revision"`
-	TotalKey int               `json:"totalKey"`
-	DBSize   int64             `json:"totalSize"`
-	Version  string            `json:"version,omitempty"`
-	Metadata map[string]string `json:"metadata,omitempty"`
+	Source     string `json:"source"`
+	Size       int64  `json:"size"`          // the snapshot's bytes (0 if the contents were not read)
+	StoredSize int64  `json:"stored_size"`   // the stored bytes (compressed, encrypted)
+	SHA256     string `json:"sha256"`        // of the stored bytes, as computed now
+	Recorded   string `json:"sha256_stored"` // as recorded at save time ("" if none)
+	// Checksum is the checksum S3 stores with the object and the get
+	// checked (a multipart upload records no SHA-256 of the whole).
+	Checksum string `json:"checksum_stored,omitempty"`
+	DBSHA256 string `json:"db_sha256"` // the snapshot's trailer
+	// Compression and Encrypted say how it is stored (found in the bytes,
+	// and matching the object's metadata). ContentsChecked is false when
+	// the snapshot inside was not read: encrypted, and no identity given;
+	// then only the stored bytes' SHA-256 was checked.
+	Compression     string   `json:"compression"`
+	Encrypted       bool     `json:"encrypted"`
+	Recipients      []string `json:"age_recipients,omitempty"`
+	ContentsChecked bool     `json:"contents_checked"`
+	Hash            uint32   `json:"hash"` // etcdutl's crc32 of the database content
+	Revision        int64    `json:"revision"`
+	// Keys is the number of live keys (what etcdutl 3.5+ calls totalKey);
+	// BoltEntries counts every entry of every bucket of the database, every
+	// key revision and etcd's own records included (what etcdctl 3.4's
+	// `snapshot status` calls totalKey: 2006 where Keys is 2000 after 2000
+	// puts into a fresh etcd).
+	Keys        int               `json:"keys"`
+	BoltEntries int               `json:"bolt_entries"`
+	DBSize      int64             `json:"totalSize"`
+	Version     string            `json:"version,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
 }
 
 // Fetcher reads backups into local files.
 type Fetcher struct {
 	Store Store
 	Stdin io.Reader
+	// Identities open encrypted backups (age X25519 keys, a passphrase).
+	Identities []age.Identity
 }
 
-// Fetch copies src into a new file in dir, checking the snapshot trailer,
-// our recorded SHA-256 (S3 metadata, or the .sha256 file beside a file),
-// and returns the file's path (the caller removes it). On any mismatch the
-// error wraps ErrMismatch and no file is left.
+// Fetch copies src into a new file in dir, undoing its compression and
+// encryption, and checks the snapshot trailer and our recorded SHA-256 of
+// the stored bytes (S3 metadata, or the .sha256 file beside a file); it
+// returns the file's path (the caller removes it). On any mismatch the error
+// wraps ErrMismatch, and no file is left. With storedOnly, an encrypted
+// backup that no identity opens is only hashed (res.ContentsChecked false,
+// no file): verify's check without the key.
 func (f *Fetcher) Fetch(ctx context.Context, src Location, dir string) (path string, res VerifyResult, err error) {
+	return f.fetch(ctx, src, dir, false)
+}
+
+func (f *Fetcher) fetch(ctx context.Context, src Location, dir string, storedOnly bool) (path string, res VerifyResult, err error) {
 	res.Source = src.String()
 	tmp, err := os.CreateTemp(dir, ".etcd-backup-fetch-*.db")
 	if err != nil {
 		return "", res, err
 	}
 	defer func() {
-		if err != nil {
+		if err != nil || !res.ContentsChecked {
 			tmp.Close()
 			os.Remove(tmp.Name())
 		}
 	}()
 	w := bufio.NewWriterSize(tmp, 1<<20)
+	decode := func(r io.Reader) error { return decodeChecked(w, r, f.Identities, storedOnly, &res) }
 	switch src.Kind {
 	case Stdio:
-		err = copyChecked(w, f.Stdin, &res)
+		err = decode(f.Stdin)
 	case File:
 		var in *os.File
 		in, err = os.Open(src.Path)
 		if err != nil {
 			return "", res, err
 		}
-		err = copyChecked(w, in, &res)
+		err = decode(in)
 		in.Close()
 		if err == nil {
 			res.Recorded, err = readSidecar(src.Path + ".sha256")
@@ -81,7 +114,7 @@ func (f *Fetcher) Fetch(ctx context.Context, src Location, dir string) (path str
 		pr, pw := io.Pipe()
 		done := make(chan error, 1)
 		go func() {
-			err := copyChecked(w, pr, &res)
+			err := decode(pr)
 			pr.CloseWithError(err)
 			done <- err
 		}()
@@ -91,10 +124,12 @@ func (f *Fetcher) Fetch(ctx context.Context, src Location, dir string) (path str
 		res.Metadata = obj.Metadata
 		res.Recorded = obj.SHA256
 		res.Checksum = obj.Checksum
+		if cerr != nil && gerr != nil && !errors.Is(cerr, gerr) {
+			// The decoding failed first (a wrong identity, damage found by
+			// a layer, the trailer) and the download stopped because of it.
+			return "", res, fmt.Errorf("%s: %w", src, cerr)
+		}
 		if gerr != nil {
-			if cerr != nil && errors.Is(cerr, ErrTrailer) {
-				gerr = errors.Join(gerr, cerr)
-			}
 			err = fmt.Errorf("S3: %w", gerr)
 			if isChecksum(gerr) {
 				err = fmt.Errorf("%w: %w", ErrMismatch, err)
@@ -102,12 +137,18 @@ func (f *Fetcher) Fetch(ctx context.Context, src Location, dir string) (path str
 			return "", res, err
 		}
 		err = cerr
+		if err == nil {
+			err = checkLayers(src, obj.Metadata, &res)
+		}
 	}
 	if err != nil {
 		return "", res, err
 	}
 	if res.Recorded != "" && !strings.EqualFold(res.Recorded, res.SHA256) {
-		return "", res, fmt.Errorf("%w: %s: recorded sha256 %s, content hashes to %s", ErrMismatch, src, res.Recorded, res.SHA256)
+		return "", res, fmt.Errorf("%w: %s: recorded sha256 %s, the stored bytes hash to %s", ErrMismatch, src, res.Recorded, res.SHA256)
+	}
+	if !res.ContentsChecked {
+		return "", res, nil
 	}
 	if err = w.Flush(); err != nil {
 		return "", res, err
@@ -118,15 +159,85 @@ func (f *Fetcher) Fetch(ctx context.Context, src Location, dir string) (path str
 	return tmp.Name(), res, nil
 }
 
-func copyChecked(w io.Writer, r io.Reader, res *VerifyResult) error {
-	tr := NewTrailerReader(r, true)
-	_, err := io.Copy(w, tr)
-	res.Size = tr.Size()
-	if tr.Checked() {
-		res.SHA256 = tr.SHA256()
-		res.DBSHA256 = tr.DBSHA256()
+// checkLayers compares what an object's metadata says about its layers
+// with what its bytes are. Inside an encrypted stream that was not opened,
+// the compression cannot be seen: the metadata's word is reported.
+func checkLayers(src Location, meta map[string]string, res *VerifyResult) error {
+	want, ok, err := codec.FromMetadata(meta)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrMismatch, src, err)
 	}
-	if errors.Is(err, ErrTrailer) {
+	if !ok {
+		return nil
+	}
+	if res.Encrypted && !res.ContentsChecked {
+		res.Compression = string(want.Compression)
+	}
+	got := codec.Layers{Compression: codec.Compression(res.Compression), Encrypted: res.Encrypted}
+	if got.String() != want.String() {
+		return fmt.Errorf("%w: %s: the metadata says %s, the stored bytes are %s", ErrMismatch, src, want, got)
+	}
+	return nil
+}
+
+// decodeChecked copies the snapshot in r (stored bytes: perhaps compressed,
+// perhaps encrypted) to w, checking its trailer, and fills res: the stored
+// bytes' size and SHA-256, the layers found, the snapshot's size and
+// trailer. An encrypted stream that no identity opens is, with storedOnly,
+// only hashed.
+func decodeChecked(w io.Writer, r io.Reader, ids []age.Identity, storedOnly bool, res *VerifyResult) error {
+	stored := &hashReader{r: r}
+	br := bufio.NewReaderSize(stored, 64<<10)
+	peek, _ := br.Peek(64 << 10)
+	found := codec.Inspect(bytes.NewReader(peek))
+	res.Encrypted, res.Recipients = found.Encrypted, found.Recipients
+	res.Compression = string(found.Compression)
+	if found.Plain() {
+		// Stored as it is: the trailer reader's whole-stream hash is the
+		// stored bytes' hash, in the same pass.
+		tr := NewTrailerReader(br, true)
+		_, err := io.Copy(w, tr)
+		res.Size, res.StoredSize = tr.Size(), tr.Size()
+		if tr.Checked() {
+			res.SHA256, res.DBSHA256, res.ContentsChecked = tr.SHA256(), tr.DBSHA256(), true
+		}
+		if errors.Is(err, ErrTrailer) {
+			return fmt.Errorf("%w: %w", ErrMismatch, err)
+		}
+		return err
+	}
+	// Hash from here on, and the bytes the peek already brought (all of
+	// them: nothing was consumed yet).
+	stored.hash = sha256.New()
+	stored.hash.Write(peek)
+	if found.Encrypted && len(ids) == 0 && storedOnly {
+		// Without the key only the stored bytes can be checked.
+		_, err := io.Copy(io.Discard, br)
+		res.StoredSize, res.SHA256 = stored.n(), hex.EncodeToString(stored.hash.Sum(nil))
+		return err
+	}
+	dec, err := codec.NewReader(br, codec.ReadOptions{Identities: ids})
+	if err != nil {
+		if errors.Is(err, codec.ErrWrongIdentity) || errors.Is(err, codec.ErrNoIdentity) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrMismatch, err)
+	}
+	defer dec.Close()
+	res.Compression = string(dec.Layers().Compression)
+	tr := NewTrailerReader(dec, false)
+	_, err = io.Copy(w, tr)
+	if err == nil {
+		// Drain what a layer may still hold after the snapshot (nothing,
+		// for what save writes), so the stored hash covers every byte.
+		_, err = io.Copy(io.Discard, br)
+	}
+	res.Size, res.StoredSize = tr.Size(), stored.n()
+	if tr.Checked() && err == nil {
+		res.DBSHA256, res.ContentsChecked = tr.DBSHA256(), true
+		res.SHA256 = hex.EncodeToString(stored.hash.Sum(nil))
+	}
+	if errors.Is(err, ErrTrailer) || errors.Is(err, codec.ErrCorrupt) {
 		return fmt.Errorf("%w: %w", ErrMismatch, err)
 	}
 	return err
@@ -157,18 +268,18 @@ func isChecksum(err error) bool {
 }
 
 // Verify fetches src into dir, checks both hashes and reads the database's
-// status (revision, keys, size) the way `etcdutl snapshot status` does.
+// status (revision, keys, size) the way `etcdutl snapshot status` does. An
+// encrypted backup with no identity to open it gets the stored bytes'
+// check only, and ContentsChecked false.
 func (f *Fetcher) Verify(ctx context.Context, src Location, dir string) (VerifyResult, error) {
-	path, res, err := f.Fetch(ctx, src, dir)
-	if err != nil {
+	path, res, err := f.fetch(ctx, src, dir, true)
+	if err != nil || !res.ContentsChecked {
 		return res, err
 	}
 	defer os.Remove(path)
-	st, err := snapshot.NewV3(zap.NewNop()).Status(path)
-	if err != nil {
+	if err := status(path, &res); err != nil {
 		return res, fmt.Errorf("%w: %s: %w", ErrMismatch, src, err)
 	}
-	res.Hash, res.Revision, res.TotalKey, res.DBSize, res.Version = st.Hash, st.Revision, st.TotalKey, st.TotalSize, st.Version
 	if r, ok := res.Metadata[MetaRevision]; ok {
 		if want, err := strconv.ParseInt(r, 10, 64); err == nil {
 			if held := storeRevision(path, res.Revision); held < want {
@@ -177,6 +288,35 @@ func (f *Fetcher) Verify(ctx context.Context, src Location, dir string) (VerifyR
 		}
 	}
 	return res, nil
+}
+
+// status fills res with etcdutl's status of the database at path, and the
+// count of bolt entries (etcdctl 3.4's totalKey).
+func status(path string, res *VerifyResult) error {
+	st, err := snapshot.NewV3(zap.NewNop()).Status(path)
+	if err != nil {
+		return err
+	}
+	res.Hash, res.Revision, res.Keys, res.DBSize, res.Version = st.Hash, st.Revision, st.TotalKey, st.TotalSize, st.Version
+	res.BoltEntries, err = boltEntries(path)
+	return err
+}
+
+// boltEntries counts the entries of every bucket, as etcdctl 3.4's
+// `snapshot status` counts its totalKey.
+func boltEntries(path string) (int, error) {
+	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	n := 0
+	err = db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
+			return b.ForEach(func(_, _ []byte) error { n++; return nil })
+		})
+	})
+	return n, err
 }
 
 // storeRevision is the revision etcd's store has when it opens the
@@ -220,16 +360,26 @@ type RestoreOptions struct {
 
 // Restore fetches and checks src, then restores it into a new data dir
 // through etcdutl's snapshot package. The downloaded copy lives beside the
-// data dir (same filesystem, no /tmp size surprises) and is removed.
-func (f *Fetcher) Restore(ctx context.Context, src Location, o RestoreOptions) (VerifyResult, error) {
+// data dir (same filesystem, no /tmp size surprises) and is removed; a
+// failed fetch (a wrong or missing identity, a damaged or truncated
+// backup) leaves nothing behind, not even a parent directory it created.
+func (f *Fetcher) Restore(ctx context.Context, src Location, o RestoreOptions) (res VerifyResult, err error) {
 	if _, err := os.Stat(o.DataDir); err == nil {
 		return VerifyResult{}, fmt.Errorf("restore: data dir %s already exists; give a new one", o.DataDir)
 	}
 	parent := filepath.Dir(filepath.Clean(o.DataDir))
-	if err := os.MkdirAll(parent, 0o700); err != nil {
+	created, err := mkdirAllTracked(parent)
+	if err != nil {
 		return VerifyResult{}, err
 	}
-	path, res, err := f.Fetch(ctx, src, parent)
+	defer func() {
+		if err != nil {
+			for i := len(created) - 1; i >= 0; i-- {
+				os.Remove(created[i])
+			}
+		}
+	}()
+	path, res, err := f.fetch(ctx, src, parent, false)
 	if err != nil {
 		return res, err
 	}
@@ -248,9 +398,25 @@ func (f *Fetcher) Restore(ctx context.Context, src Location, o RestoreOptions) (
 	if err != nil {
 		return res, fmt.Errorf("restore %s into %s: %w", src, o.DataDir, err)
 	}
-	st, err := snapshot.NewV3(zap.NewNop()).Status(path)
-	if err == nil {
-		res.Hash, res.Revision, res.TotalKey, res.DBSize, res.Version = st.Hash, st.Revision, st.TotalKey, st.TotalSize, st.Version
-	}
+	_ = status(path, &res)
 	return res, nil
+}
+
+// mkdirAllTracked is os.MkdirAll that returns the directories it created,
+// outermost first.
+func mkdirAllTracked(dir string) ([]string, error) {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		missing = append([]string{d}, missing...)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return missing, nil
 }

@@ -149,6 +149,13 @@ func (c *check) save(env Env, conn connFlags, s *backup.Saver, dst backup.Locati
 	line := fmt.Sprintf("save: etcd %s -> %s", strings.Join(eps, ","), dst)
 	if st, ok := s.Store.(backup.S3Store); ok {
 		line += fmt.Sprintf(" on %s (region %s)", st.C.Endpoint(), st.C.Region())
+		if st.SSE.Mode != "" {
+			line += ", SSE " + st.SSE.String()
+		}
+	}
+	line += ", " + describeLayers(s.Codec.Layers())
+	if s.LockMode != "" {
+		line += fmt.Sprintf(", object lock %s for %s", s.LockMode, s.LockRetain)
 	}
 	c.plan = append(c.plan, line)
 	c.saved = dst.String()
@@ -162,8 +169,8 @@ func (c *check) verify(src backup.Location) error {
 
 func (c *check) prune(o backup.PruneOptions) error {
 	var keep []string
-	if o.KeepLast > 0 {
-		keep = append(keep, fmt.Sprintf("the last %d", o.KeepLast))
+	if !o.Tiers.Empty() {
+		keep = append(keep, o.Tiers.String())
 	}
 	if o.KeepWithin > 0 {
 		keep = append(keep, "those younger than "+o.KeepWithin.String())

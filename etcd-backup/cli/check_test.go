@@ -70,13 +70,25 @@ func TestCheckPrintsThePlan(t *testing.T) {
 	code, out, errOut := checkRun(t, jobEnv(
 		"ETCD_ENDPOINTS", "<unset>", "ETCD_MACHINES", `"http://10.0.0.1:2379", "http://10.0.0.2:2379"`, "ETCD_LEADER", "http://10.0.0.2:2379",
 		"AWS_S3_ENDPOINT", "http://127.0.0.1:7070", "ETCD_DUMP_FILENAME", "dump.json", "ETCD_KEY", "/registry/"))
-	want := `etcd-backup check: save: etcd http://10.0.0.2:2379,http://10.0.0.1:2379,http://10.0.0.2:2379 -> s3://backups/etcd-backup/etcd-20261127T030405.000Z.db on http://127.0.0.1:7070 (region us-east-1)
-etcd-backup check: verify: s3://backups/etcd-backup/etcd-20261127T030405.000Z.db (recorded SHA-256, snapshot trailer, status)
-etcd-backup check: prune: s3://backups/etcd-backup/: keep the last 30, never fewer than 1 verified
+	want := `etcd-backup check: save: etcd http://10.0.0.2:2379,http://10.0.0.1:2379,http://10.0.0.2:2379 -> s3://backups/etcd-backup/20261127T030405.000Z.db on http://127.0.0.1:7070 (region us-east-1), not compressed, not encrypted
+etcd-backup check: verify: s3://backups/etcd-backup/20261127T030405.000Z.db (recorded SHA-256, snapshot trailer, status)
+etcd-backup check: prune: s3://backups/etcd-backup/: keep last 30, never fewer than 1 verified
 etcd-backup check: dump: keys under /registry/ -> s3://backups/dump.json
 `
 	if code != 0 || out != want || errOut != "" {
 		t.Fatalf("exit %d\n%s%s\nwant:\n%s", code, out, errOut, want)
+	}
+}
+
+// How the job stores its backups, in the plan: compressed, encrypted,
+// locked, the retention tiers.
+func TestCheckPrintsHowItStores(t *testing.T) {
+	code, out, errOut := checkRun(t, jobEnv("ETCD_BACKUP_COMPRESS", "zstd", "ETCD_BACKUP_ENCRYPT_TO", "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
+		"AWS_S3_OBJECT_LOCK_MODE", "COMPLIANCE", "AWS_S3_OBJECT_LOCK_RETAIN", "30d", "ETCD_BACKUP_KEEP_DAILY", "7", "ETCD_BACKUP_KEEP_MONTHLY", "-1"))
+	for _, want := range []string{".db.zst.age", "compressed (zstd), encrypted (age: X25519)", "object lock COMPLIANCE for 720h0m0s", "keep last 30, daily 7, monthly all"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("exit %d, %s%s; want %q", code, out, errOut, want)
+		}
 	}
 }
 
@@ -108,8 +120,24 @@ func TestCheckRefusesBadInput(t *testing.T) {
 		{[]string{"ETCD_ENDPOINTS", "ftp://x:2379"}, `ETCD_ENDPOINTS "ftp://x:2379"`},
 		{[]string{"ETCD_ENDPOINTS", "<unset>", "ETCD_MACHINES", `"10.0.0.1:2379"`}, "ETCD_MACHINES: 10.0.0.1:2379: want http://host:port"},
 		{[]string{"ETCD_LEADER", "etcd1:2379"}, "ETCD_LEADER: etcd1:2379: want http://host:port"},
-		{[]string{"ETCD_KEEP_LAST", "-3"}, "--keep-last (ETCD_KEEP_LAST)"},
-		{[]string{"ETCD_KEEP_LAST", "ten"}, `ETCD_KEEP_LAST "ten": not a number`},
+		{[]string{"ETCD_KEEP_LAST", "-3"}, `prune: ETCD_KEEP_LAST "-3": want a count (to keep every backup, do not prune)`},
+		{[]string{"ETCD_KEEP_LAST", "ten"}, `prune: ETCD_KEEP_LAST "ten": want a count`},
+		{[]string{"ETCD_BACKUP_KEEP_DAILY", "-5"}, `prune: ETCD_BACKUP_KEEP_DAILY "-5": want a count`},
+		{[]string{"ETCD_BACKUP_KEEP_WEEKLY", "some"}, `prune: ETCD_BACKUP_KEEP_WEEKLY "some"`},
+		{[]string{"ETCD_BACKUP_PREFIX", "a//b/"}, `save: ETCD_BACKUP_PREFIX: "a//b/": empty, . or .. folder`},
+		{[]string{"ETCD_BACKUP_COMPRESS", "lz4"}, `save: ETCD_BACKUP_COMPRESS: "lz4": unknown compression`},
+		{[]string{"ETCD_BACKUP_COMPRESS", "gzip", "ETCD_BACKUP_COMPRESS_LEVEL", "12"}, "save: ETCD_BACKUP_COMPRESS_LEVEL: level 12: gzip takes 1 to 9"},
+		{[]string{"ETCD_BACKUP_ENCRYPT_TO", "age1bad"}, `save: ETCD_BACKUP_ENCRYPT_TO: recipient "age1bad"`},
+		{[]string{"ETCD_BACKUP_RECIPIENTS_FILE", filepath.Join(dir, "nope")}, "save: ETCD_BACKUP_RECIPIENTS_FILE " + filepath.Join(dir, "nope")},
+		{[]string{"ETCD_BACKUP_PASSPHRASE_FILE", filepath.Join(dir, "nope")}, "save: ETCD_BACKUP_PASSPHRASE_FILE: stat " + filepath.Join(dir, "nope")},
+		{[]string{"ETCD_BACKUP_PASSPHRASE_FILE", empty}, "save: ETCD_BACKUP_PASSPHRASE_FILE " + empty + ": the file is empty"},
+		{[]string{"ETCD_BACKUP_IDENTITY_FILE", filepath.Join(dir, "nope")}, "verify: ETCD_BACKUP_IDENTITY_FILE " + filepath.Join(dir, "nope")},
+		{[]string{"ETCD_BACKUP_IDENTITY", "AGE-SECRET-KEY-1SECRETVALUE"}, "verify: ETCD_BACKUP_IDENTITY: not an age identity file"},
+		{[]string{"AWS_S3_OBJECT_LOCK_MODE", "forever"}, `save: AWS_S3_OBJECT_LOCK_MODE "forever": want GOVERNANCE or COMPLIANCE`},
+		{[]string{"AWS_S3_OBJECT_LOCK_MODE", "COMPLIANCE"}, "save: AWS_S3_OBJECT_LOCK_MODE COMPLIANCE needs --object-lock-retain (AWS_S3_OBJECT_LOCK_RETAIN)"},
+		{[]string{"AWS_S3_OBJECT_LOCK_RETAIN", "30d"}, "save: AWS_S3_OBJECT_LOCK_RETAIN is set without --object-lock-mode (AWS_S3_OBJECT_LOCK_MODE)"},
+		{[]string{"AWS_S3_OBJECT_LOCK_MODE", "GOVERNANCE", "AWS_S3_OBJECT_LOCK_RETAIN", "-1d"}, `save: AWS_S3_OBJECT_LOCK_RETAIN "-1d"`},
+		{[]string{"AWS_S3_SSE", "rot13"}, `save: AWS_S3_SSE "rot13"`},
 		{[]string{"ETCD_MIN_KEEP", "0"}, "--min-keep (ETCD_MIN_KEEP) 0: must be at least 1"},
 		{[]string{"ETCDCTL_PASSWORD_FILE", filepath.Join(dir, "nope")}, "ETCDCTL_PASSWORD_FILE: open"},
 		{[]string{"ETCDCTL_DIAL_TIMEOUT", "soon"}, "ETCDCTL_DIAL_TIMEOUT"},

@@ -164,6 +164,17 @@ func (f *flags) origin(name string) string {
 	return "--" + name
 }
 
+// both names a flag that was not given, with its variables: for a
+// message saying it is missing ("--object-lock-retain (AWS_S3_OBJECT_LOCK_RETAIN)").
+func (f *flags) both(name string) string {
+	for _, v := range f.vars {
+		if v.flag == name && len(v.names) > 0 {
+			return "--" + name + " (" + strings.Join(v.names, ", ") + ")"
+		}
+	}
+	return "--" + name
+}
+
 // str defines a string flag that falls back to the first set variable.
 func (f *flags) str(p *string, name, def, help string, envs ...string) {
 	if len(envs) > 0 {
@@ -343,9 +354,14 @@ func parseSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
-// s3Flags tune the S3 client; credentials and endpoint come from the
-// AWS_* variables (see cronbox/gof3r/s3.ConfigFromEnv).
-type s3Flags struct{ partSize, concurrency string }
+// s3Flags tune the S3 client and say how objects are encrypted at rest;
+// credentials and endpoint come from the AWS_* variables (see
+// cronbox/gof3r/s3.ConfigFromEnv). The SSE variables are gof3r's
+// (s3.ObjectEnv): an SSE-C key is needed to read too.
+type s3Flags struct {
+	partSize, concurrency        string
+	sse, sseKMSKeyID, sseKeyFile string
+}
 
 // minPartSize is S3's smallest multipart part (all parts but the last).
 const minPartSize = 5 << 20
@@ -353,6 +369,40 @@ const minPartSize = 5 << 20
 func (s *s3Flags) define(f *flags) {
 	f.str(&s.partSize, "s3-part-size", "5M", "S3 multipart part size; memory is part size x concurrency", "ETCD_BACKUP_S3_PART_SIZE")
 	f.str(&s.concurrency, "s3-concurrency", "3", "S3 parts in flight", "ETCD_BACKUP_S3_CONCURRENCY")
+	f.str(&s.sse, "sse", "", "server-side encryption of what is written: AES256, aws:kms or SSE-C", "AWS_S3_SSE")
+	f.str(&s.sseKMSKeyID, "sse-kms-key-id", "", "the KMS key for aws:kms (default: the account's aws/s3 key)", "AWS_S3_SSE_KMS_KEY_ID")
+	f.str(&s.sseKeyFile, "sse-c-key-file", "", "file holding the SSE-C key (32 bytes, or base64 or hex), needed to read the objects too [or the key in AWS_S3_SSE_C_KEY]", "AWS_S3_SSE_C_KEY_FILE")
+}
+
+// sseConfig reads the SSE flags; a bad value names its flag or variable
+// (never the key).
+func (s *s3Flags) sseConfig(env Env, f *flags, log *slog.Logger) (s3.SSE, error) {
+	var key []byte
+	inline := strings.TrimSpace(env.Getenv("AWS_S3_SSE_C_KEY"))
+	switch {
+	case inline != "" && s.sseKeyFile != "":
+		return s3.SSE{}, usagef("AWS_S3_SSE_C_KEY and %s are both set: set only one", f.origin("sse-c-key-file"))
+	case inline != "":
+		k, err := s3.ParseCustomerKey([]byte(inline))
+		if err != nil || len(inline) == 32 {
+			return s3.SSE{}, usagef("AWS_S3_SSE_C_KEY: not a 256-bit key in base64 or hex")
+		}
+		key = k
+	case s.sseKeyFile != "":
+		k, warn, err := s3.ReadCustomerKeyFile(s.sseKeyFile)
+		if err != nil {
+			return s3.SSE{}, usagef("%s: %v", f.origin("sse-c-key-file"), err)
+		}
+		if warn != "" {
+			log.Warn("SSE-C key file is not private", "variable", f.origin("sse-c-key-file"), "warning", warn)
+		}
+		key = k
+	}
+	sse, err := s3.ParseSSE(s.sse, s.sseKMSKeyID, key)
+	if err != nil {
+		return sse, usagef("%s %q: %v", f.origin("sse"), s.sse, err)
+	}
+	return sse, nil
 }
 
 func (s *s3Flags) store(env Env, f *flags, log *slog.Logger) (backup.Store, error) {
@@ -367,6 +417,10 @@ func (s *s3Flags) store(env Env, f *flags, log *slog.Logger) (backup.Store, erro
 	if err != nil || concurrency < 1 {
 		return nil, usagef("%s %q: want a positive number", f.origin("s3-concurrency"), s.concurrency)
 	}
+	sse, err := s.sseConfig(env, f, log)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := s3.ConfigFromEnv(env.Getenv)
 	if err != nil {
 		return nil, usagef("S3 configuration: %v", err)
@@ -377,7 +431,36 @@ func (s *s3Flags) store(env Env, f *flags, log *slog.Logger) (backup.Store, erro
 	if err != nil {
 		return nil, usagef("S3 configuration: %v", err)
 	}
-	return backup.S3Store{C: c}, nil
+	return backup.S3Store{C: c, SSE: sse}, nil
+}
+
+// lockFlags put an S3 Object Lock retention on what save writes; the
+// variables are gof3r's (s3.ObjectEnv).
+type lockFlags struct{ mode, retain string }
+
+func (l *lockFlags) define(f *flags) {
+	f.str(&l.mode, "object-lock-mode", "", "S3 Object Lock retention of the backup: GOVERNANCE or COMPLIANCE (the bucket must have object lock enabled)", "AWS_S3_OBJECT_LOCK_MODE")
+	f.str(&l.retain, "object-lock-retain", "", "how long the lock keeps the backup from deletion: 30d, 1y, 720h", "AWS_S3_OBJECT_LOCK_RETAIN")
+}
+
+func (l *lockFlags) parse(f *flags) (string, time.Duration, error) {
+	mode, err := s3.ParseLockMode(l.mode)
+	if err != nil {
+		return "", 0, usagef("%s %q: %v", f.origin("object-lock-mode"), l.mode, err)
+	}
+	switch {
+	case mode == "" && strings.TrimSpace(l.retain) != "":
+		return "", 0, usagef("%s is set without %s: GOVERNANCE or COMPLIANCE", f.origin("object-lock-retain"), f.both("object-lock-mode"))
+	case mode == "":
+		return "", 0, nil
+	case strings.TrimSpace(l.retain) == "":
+		return "", 0, usagef("%s %s needs %s (how long)", f.origin("object-lock-mode"), mode, f.both("object-lock-retain"))
+	}
+	d, err := s3.ParseRetention(l.retain)
+	if err != nil {
+		return "", 0, usagef("%s %q: %v", f.origin("object-lock-retain"), l.retain, err)
+	}
+	return mode, d, nil
 }
 
 func newLogger(w io.Writer, getenv func(string) string) *slog.Logger {

@@ -241,12 +241,13 @@ func probe(ctx context.Context, endpoint string, timeout time.Duration, tc *tls.
 
 // Member is one member that answered a status request.
 type Member struct {
-	Endpoint string
-	ID       uint64
-	Version  string
-	Revision int64
-	DBSize   int64
-	Leader   bool
+	Endpoint  string
+	ID        uint64
+	ClusterID uint64 // from the status answer's header (every etcd v3 has it)
+	Version   string
+	Revision  int64
+	DBSize    int64
+	Leader    bool
 }
 
 // Healthy asks every endpoint for its status at once and returns the
@@ -305,7 +306,7 @@ func (c Config) StatusOf(ctx context.Context, cli *clientv3.Client, endpoint str
 	if err != nil {
 		return Member{}, Describe(endpoint, err)
 	}
-	m := Member{Endpoint: endpoint, ID: st.Header.MemberId, Version: st.Version, Revision: st.Header.Revision, DBSize: st.DbSize, Leader: st.Leader == st.Header.MemberId}
+	m := Member{Endpoint: endpoint, ID: st.Header.MemberId, ClusterID: st.Header.ClusterId, Version: st.Version, Revision: st.Header.Revision, DBSize: st.DbSize, Leader: st.Leader == st.Header.MemberId}
 	if st.Leader == 0 {
 		return m, &Error{Endpoint: endpoint, Cause: CauseUnhealthy, Err: errors.New("member has no leader")}
 	}

@@ -71,12 +71,23 @@ put, cp to S3:
       --object-lock-retain D  how long: 30d, 1y, 720h ($AWS_S3_OBJECT_LOCK_RETAIN)
       --md5                also store the object's MD5 as .md5/KEY.md5, where s3gof3r's
                            gof3r checks it (so it reads the object without --no-md5)
+      --compress ALG       zstd, gzip or none: compress before upload ($GOF3R_COMPRESS;
+                           --compress-level N, zstd 1-22, gzip 1-9: $GOF3R_COMPRESS_LEVEL)
+      --encrypt-to AGE1..  encrypt (after compressing) to this age recipient; repeat for
+                           more ($GOF3R_ENCRYPT_TO); --recipients-file F ($GOF3R_RECIPIENTS_FILE)
+      --passphrase-file F  encrypt with a passphrase instead (age scrypt; $GOF3R_PASSPHRASE_FILE,
+                           or $GOF3R_PASSPHRASE); the object's metadata records how it was
+                           written, and stock tools read it: age -d -i KEY | zstd -d
 get, cp from S3:
   -v, --versionId VERSION  that version of the object (a versioned bucket)
       --no-md5             stream an object that has no checksum recorded at all (one
                            written by a tool that records none) instead of refusing it;
                            also --allow-unverified
       --md5                also check the object against .md5/KEY.md5
+      --identity FILE      age identity that opens an encrypted object ($GOF3R_IDENTITY_FILE,
+                           or the key in $GOF3R_IDENTITY; a passphrase: --passphrase-file);
+                           get undoes what the object's metadata says put did
+      --raw                the stored bytes, not decompressed or decrypted
 rm:
   -v, --versionId VERSION  remove that version
 

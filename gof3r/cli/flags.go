@@ -25,8 +25,12 @@ type options struct {
 	sse, sseKMSKeyID, sseCKeyFile                   string
 	lockMode                                        string
 	lockRetain                                      time.Duration
-	args                                            []string // positional
-	set                                             map[string]bool
+	// codec.go: compression and age encryption (put), identities (get)
+	compress, compressLevel, recipientsFile, passphraseFile, identity string
+	encryptTo                                                         []string
+	raw                                                               bool
+	args                                                              []string // positional
+	set                                                               map[string]bool
 }
 
 type flagSpec struct {
@@ -102,6 +106,13 @@ var flagSpecs = []flagSpec{
 		o.lockRetain, err = s3.ParseRetention(v)
 		return err
 	}},
+	{long: "compress", takesValue: true, apply: func(o *options, v string) error { o.compress = v; return nil }},
+	{long: "compress-level", takesValue: true, apply: func(o *options, v string) error { o.compressLevel = v; return nil }},
+	{long: "encrypt-to", takesValue: true, apply: func(o *options, v string) error { o.encryptTo = append(o.encryptTo, v); return nil }},
+	{long: "recipients-file", takesValue: true, apply: func(o *options, v string) error { o.recipientsFile = v; return nil }},
+	{long: "passphrase-file", takesValue: true, apply: func(o *options, v string) error { o.passphraseFile = v; return nil }},
+	{long: "identity", takesValue: true, apply: func(o *options, v string) error { o.identity = v; return nil }},
+	{long: "raw", apply: func(o *options, _ string) error { o.raw = true; return nil }},
 	{long: "debug", apply: func(o *options, _ string) error { o.debug = true; return nil }},
 	{long: "progress", apply: func(o *options, _ string) error { o.progress = true; return nil }},
 	{long: "no-progress", apply: func(o *options, _ string) error { o.noProgress = true; return nil }},

@@ -15,6 +15,9 @@ func (j *job) get(ctx context.Context, bucket, key, path string) error {
 	if err != nil {
 		return err
 	}
+	if err := j.decode(&opts); err != nil {
+		return err
+	}
 	p := j.newProgress("get")
 	opts.Progress = p.update
 	defer p.done()

@@ -16,6 +16,9 @@ func (j *job) put(ctx context.Context, bucket, key, path string) error {
 	if err != nil {
 		return err
 	}
+	if err := j.encode(&opts); err != nil {
+		return err
+	}
 	in := j.stdin
 	if path != "" {
 		f, err := os.Open(path)

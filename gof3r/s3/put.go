@@ -591,6 +591,14 @@ func (r ctxReader) Read(p []byte) (int, error) {
 	return r.r.Read(p)
 }
 
+// CheckObjectLock says whether bucket can keep objects locked (object lock
+// enabled), before anything is written; nil also when the configuration
+// cannot be read (the put's own answer then decides). Callers use it to
+// refuse a lock setting at start.
+func (c *Client) CheckObjectLock(ctx context.Context, bucket string) error {
+	return c.checkObjectLock(ctx, bucket)
+}
+
 // checkObjectLock refuses a lock on a bucket without object lock before
 // anything is written: versitygw stores a PutObject and only then refuses
 // its lock. Without the permission to read the bucket's configuration, the

@@ -1,0 +1,3 @@
+module cronbox/retention
+
+go 1.26.0
