@@ -20,8 +20,11 @@ build: $(TOOLS:%=bin/%)
 # grpcnotrace: grpc's debug trace pages pull in html/template, which makes the
 # linker keep every exported method (bin/etcd-backup: 20.8 MB -> 15.2 MB).
 BUILDTAGS ?= grpcnotrace
+# Inlining off outside the standard library, compression and crypto, as
+# rootfs/assemble builds the image (why there).
+GCFLAGS ?= all=-l std= github.com/klauspost/...= golang.org/x/crypto/...=
 $(TOOLS:%=bin/%): bin/%:
-	$(GO) build -trimpath -tags '$(BUILDTAGS)' -ldflags '$(call LDFLAGS,$*)' -o $@ ./$(call moddir,$*)
+	$(GO) build -trimpath -tags '$(BUILDTAGS)' $(foreach f,$(GCFLAGS),-gcflags='$(f)') -ldflags '$(call LDFLAGS,$*)' -o $@ ./$(call moddir,$*)
 
 # Everything the tests need that a fresh machine lacks (apt, go install, Maven).
 deps:

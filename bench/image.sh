@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The image's size, both ways: one multicall binary (what `make rootfs`
 # ships) and one binary per tool, beside the original image (about 25 MB)
-# and the 20 MB target. Prints a Markdown table; assembles into build/size-*.
+# and the 20 MB target. Prints a Markdown table; assembles into build/size-*;
+# then what each package family costs in the multicall binary.
 # Then the image as the engine sees it (`make image`: docker, else podman):
 # its size as the engine reports it, and go-cron's RSS as PID 1 inside the
 # running container, idle and after 2,000 GET /metrics, beside the
@@ -28,6 +29,16 @@ echo "| CA bundle | $(mb "$(bytes "$s/etc/ssl/certs/ca-certificates.crt")") | $(
 echo "| **total, \`du -sb\` of the rootfs** | **$(mb "$(du -sb "$s" | cut -f1)")** | **$(mb "$(du -sb "$m" | cut -f1)")** |"
 echo "| the original image / the target | about 25 MB / 20 MB | |"
 rm -rf build/size-multicall build/size-separate
+
+# What each package family costs in the multicall binary: bench/sizes reads
+# the symbol table of the same build, unstripped.
+sym=$(mktemp)
+gcflags=()
+for f in all=-l std= github.com/klauspost/...= golang.org/x/crypto/...=; do gcflags+=("-gcflags=$f"); done # as rootfs/assemble
+CGO_ENABLED=0 go build -trimpath -tags grpcnotrace "${gcflags[@]}" -o "$sym" ./multicall
+echo
+GOWORK=off go run bench/sizes/sizes.go "$sym" 30
+rm -f "$sym"
 
 # --- The image through the engine ----------------------------------------
 REQUESTS=${REQUESTS:-2000}

@@ -54,7 +54,7 @@ func TestStartRefusesBadConfiguration(t *testing.T) {
 		{"endpoint host", with(etcdEnv(), "AWS_S3_ENDPOINT", "s3 example com"), `AWS_S3_ENDPOINT: endpoint "s3 example com"`},
 		{"region", with(etcdEnv(), "AWS_S3_REGION", "EU West"), `AWS_S3_REGION="EU West"`},
 		{"etcd machines", with(etcdEnv(), "ETCD_ENDPOINTS", "<unset>", "ETCD_MACHINES", `"10.0.0.1:2379"`), "ETCD_MACHINES"},
-		{"retention", with(etcdEnv(), "ETCD_KEEP_LAST", "-3"), "--keep-last (ETCD_KEEP_LAST)"},
+		{"retention", with(etcdEnv(), "ETCD_KEEP_LAST", "-3"), "ETCD_KEEP_LAST"},
 		{"min keep 0", with(etcdEnv(), "ETCD_MIN_KEEP", "0"), "--min-keep (ETCD_MIN_KEEP) 0"},
 		{"unknown job", with(etcdEnv(), "JOB", "nosuchjob"), "JOB=nosuchjob"},
 		{"unknown original job", with(etcdEnv(), "JOB", "<unset>", "CRONJOB_COMMAND", "backup.sh"), "CRONJOB_COMMAND=backup.sh"},

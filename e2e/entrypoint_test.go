@@ -43,7 +43,7 @@ func TestEntrypointReadsOriginalForms(t *testing.T) {
 		want []string // in the output
 	}{
 		{"defaults of the original", map[string]string{},
-			[]string{"(etcd-backup)", "save: etcd http://127.0.0.1:2379 -> s3://backups/etcd-backup/", "on https://s3-eu-west-1.amazonaws.com (region eu-west-1)", "prune: s3://backups/etcd-backup/: keep the last 30, never fewer than 1 verified"}},
+			[]string{"(etcd-backup)", "save: etcd http://127.0.0.1:2379 -> s3://backups/etcd-backup/", "on https://s3-eu-west-1.amazonaws.com (region eu-west-1)", "prune: s3://backups/etcd-backup/: keep last 30, never fewer than 1 verified"}},
 		{"quoted machines, leader first", map[string]string{"ETCD_MACHINES": `"http://10.0.0.1:2379", "http://10.0.0.2:2379"`, "ETCD_LEADER": "http://10.0.0.2:2379"},
 			[]string{"save: etcd http://10.0.0.2:2379,http://10.0.0.1:2379"}},
 		{"plain machines", map[string]string{"ETCD_MACHINES": "http://a:2379,http://b:2379"},

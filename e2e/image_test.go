@@ -27,7 +27,7 @@ func waitBackup(t *testing.T, srv *testkit.S3Server, bucket, prefix string) stri
 			return err
 		}
 		for _, o := range objs {
-			if regexp.MustCompile(`^` + regexp.QuoteMeta(prefix) + `\d{8}T\d{6}Z\.db$`).MatchString(o.Key) {
+			if regexp.MustCompile(`^` + regexp.QuoteMeta(prefix) + `\d{8}T\d{6}\.\d{3}Z\.db$`).MatchString(o.Key) {
 				key = o.Key
 				return nil
 			}

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"syscall"
+	"time"
 )
 
 // Env names the variable that carries the result file's path.
@@ -43,6 +44,7 @@ type Result struct {
 	Locked     string `json:"locked,omitempty"`     // the object lock: "COMPLIANCE until 2027-01-01T00:00:00Z"
 
 	Etcd   *Etcd   `json:"etcd,omitempty"`
+	Chain  *Chain  `json:"chain,omitempty"`  // an incremental backup's chain after the run
 	Search *Search `json:"search,omitempty"` // an Elasticsearch/OpenSearch snapshot
 
 	Message string `json:"message,omitempty"` // one line for people
@@ -55,6 +57,20 @@ type Etcd struct {
 	ClusterID string `json:"cluster_id,omitempty"`
 	Version   string `json:"version,omitempty"` // the server's
 	Endpoint  string `json:"endpoint,omitempty"`
+}
+
+// Chain is an incremental backup chain (etcd-backup save --incremental)
+// after the run: the full snapshot a restore of its newest point starts
+// from, the deltas since, and the newest revision covered with the time it
+// was read as the newest: the recovery point.
+type Chain struct {
+	Full         string    `json:"full,omitempty"` // s3://bucket/key
+	FullTime     time.Time `json:"full_time"`
+	FullRevision int64     `json:"full_revision,omitempty"`
+	Deltas       int       `json:"deltas"`
+	DeltaBytes   int64     `json:"delta_bytes,omitempty"`
+	Revision     int64     `json:"revision,omitempty"`
+	Time         time.Time `json:"time"` // the recovery point
 }
 
 // Search describes an Elasticsearch/OpenSearch snapshot.

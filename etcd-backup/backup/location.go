@@ -100,6 +100,10 @@ type PutOptions struct {
 	Metadata    map[string]string
 	ContentType string
 	Lock        s3.Lock // S3 Object Lock retention (none: zero)
+	// HashedByCaller: the caller computes the stored bytes' SHA-256 itself
+	// (a snapshot stored as it is: the trailer check's pass hashes the
+	// whole stream), so the store need not hash them again on the way.
+	HashedByCaller bool
 }
 
 // Metadata keys recorded with a backup (lower-case, without x-amz-meta-).

@@ -81,44 +81,77 @@ func Plan(objs []Object, o PruneOptions) []Decision {
 		if !ok {
 			continue
 		}
-		verified := ob.Metadata[MetaFormat] == FormatV1 && (ob.SHA256 != "" || ob.Checksum != "") && (!layers.Plain() || ob.Size%512 == trailerSize)
-		d := Decision{Key: ob.Key, Time: t, Layers: layers, Verified: verified, LockedUntil: ob.RetainUntil}
-		d.Locked = ob.LegalHold || ob.RetainUntil.After(o.Now)
+		d := Decision{Key: ob.Key, Time: t, Layers: layers, Verified: Verified(ob, layers), LockedUntil: ob.RetainUntil}
+		d.Locked = ob.Locked(o.Now)
 		ds = append(ds, d)
 	}
 	sort.SliceStable(ds, func(i, j int) bool { return ds[i].Time.After(ds[j].Time) })
-	times := make([]time.Time, len(ds))
+	cs := make([]Candidate, len(ds))
 	for i, d := range ds {
-		times[i] = d.Time
+		cs[i] = Candidate{Time: d.Time, Verified: d.Verified, Locked: d.Locked, LockedUntil: d.LockedUntil}
 	}
-	tiers := o.Tiers.Keep(times)
-	verifiedKept := 0
-	for i := range ds {
+	for i, why := range o.Reasons(cs) {
 		d := &ds[i]
-		why := tiers[i]
-		if o.KeepWithin > 0 && o.Now.Sub(d.Time) < o.KeepWithin {
-			why = append(why, fmt.Sprintf("younger than %s", o.KeepWithin))
-		}
-		if len(why) == 0 && d.Verified && verifiedKept < o.MinKeep {
-			why = append(why, fmt.Sprintf("--min-keep %d: among the newest verified", o.MinKeep))
-		}
-		if len(why) == 0 && d.Locked {
-			if ob := d.LockedUntil; ob.After(o.Now) {
-				why = append(why, "object lock: kept until "+ob.UTC().Format(time.RFC3339))
-			} else {
-				why = append(why, "object lock: legal hold")
-			}
-		}
 		d.Keep = len(why) > 0
-		if d.Keep && d.Verified {
-			verifiedKept++
-		}
 		if !d.Keep {
 			why = []string{"outside the retention policy"}
 		}
 		d.Why = strings.Join(why, "; ")
 	}
 	return ds
+}
+
+// Verified says whether a full snapshot's object (stated, not listed)
+// carries what save writes only after the trailer checked: its format, a
+// stored checksum, and, stored as it is, a snapshot's size.
+func Verified(ob Object, layers codec.Layers) bool {
+	return ob.Metadata[MetaFormat] == FormatV1 && (ob.SHA256 != "" || ob.Checksum != "") && (!layers.Plain() || ob.Size%512 == trailerSize)
+}
+
+// Locked says whether an S3 object lock forbids deleting the object at now.
+func (ob Object) Locked(now time.Time) bool { return ob.LegalHold || ob.RetainUntil.After(now) }
+
+// Candidate is what the retention rules see of one backup, or of one point
+// in time of an incremental chain (cronbox/etcd-backup/incremental).
+type Candidate struct {
+	Time        time.Time
+	Verified    bool
+	Locked      bool      // an S3 object lock forbids deleting it now
+	LockedUntil time.Time // the lock's retention date (zero: a legal hold)
+}
+
+// Reasons applies the policy to candidates sorted newest first: the tiers,
+// KeepWithin, the newest MinKeep verified ones, and object locks. It
+// returns why each is kept (nil: it is not).
+func (o PruneOptions) Reasons(cs []Candidate) [][]string {
+	times := make([]time.Time, len(cs))
+	for i, c := range cs {
+		times[i] = c.Time
+	}
+	tiers := o.Tiers.Keep(times)
+	out := make([][]string, len(cs))
+	verifiedKept := 0
+	for i, c := range cs {
+		why := tiers[i]
+		if o.KeepWithin > 0 && o.Now.Sub(c.Time) < o.KeepWithin {
+			why = append(why, fmt.Sprintf("younger than %s", o.KeepWithin))
+		}
+		if len(why) == 0 && c.Verified && verifiedKept < o.MinKeep {
+			why = append(why, fmt.Sprintf("--min-keep %d: among the newest verified", o.MinKeep))
+		}
+		if len(why) == 0 && c.Locked {
+			if u := c.LockedUntil; u.After(o.Now) {
+				why = append(why, "object lock: kept until "+u.UTC().Format(time.RFC3339))
+			} else {
+				why = append(why, "object lock: legal hold")
+			}
+		}
+		if len(why) > 0 && c.Verified {
+			verifiedKept++
+		}
+		out[i] = why
+	}
+	return out
 }
 
 // Prune lists the backups under the prefix, plans, and removes what the

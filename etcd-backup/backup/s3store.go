@@ -26,7 +26,7 @@ func fromS3(o s3.Object) Object {
 }
 
 func (s S3Store) Put(ctx context.Context, bucket, key string, r io.Reader, po PutOptions) (Object, error) {
-	o, err := s.C.Put(ctx, bucket, key, r, s3.PutOptions{Metadata: po.Metadata, ContentType: po.ContentType, SHA256: true, Lock: po.Lock, SSE: s.SSE})
+	o, err := s.C.Put(ctx, bucket, key, r, s3.PutOptions{Metadata: po.Metadata, ContentType: po.ContentType, SHA256: !po.HashedByCaller, Lock: po.Lock, SSE: s.SSE})
 	return fromS3(o), err
 }
 

@@ -18,10 +18,9 @@ import (
 
 	"filippo.io/age"
 	bolt "go.etcd.io/bbolt"
-	"go.etcd.io/etcd/etcdutl/v3/snapshot"
-	"go.uber.org/zap"
 
 	"cronbox/codec"
+	"cronbox/etcd-backup/snapshot"
 )
 
 // ErrMismatch is wrapped by every integrity failure verify finds.
@@ -293,7 +292,7 @@ func (f *Fetcher) Verify(ctx context.Context, src Location, dir string) (VerifyR
 // status fills res with etcdutl's status of the database at path, and the
 // count of bolt entries (etcdctl 3.4's totalKey).
 func status(path string, res *VerifyResult) error {
-	st, err := snapshot.NewV3(zap.NewNop()).Status(path)
+	st, err := snapshot.ReadStatus(path)
 	if err != nil {
 		return err
 	}
@@ -359,7 +358,7 @@ type RestoreOptions struct {
 }
 
 // Restore fetches and checks src, then restores it into a new data dir
-// through etcdutl's snapshot package. The downloaded copy lives beside the
+// through etcd-backup's snapshot package (etcdutl's restore, without etcd's server). The downloaded copy lives beside the
 // data dir (same filesystem, no /tmp size surprises) and is removed; a
 // failed fetch (a wrong or missing identity, a damaged or truncated
 // backup) leaves nothing behind, not even a parent directory it created.
@@ -384,7 +383,7 @@ func (f *Fetcher) Restore(ctx context.Context, src Location, o RestoreOptions) (
 		return res, err
 	}
 	defer os.Remove(path)
-	err = snapshot.NewV3(zap.NewNop()).Restore(snapshot.RestoreConfig{
+	err = snapshot.Restore(snapshot.RestoreConfig{
 		SnapshotPath:        path,
 		Name:                o.Name,
 		OutputDataDir:       o.DataDir,

@@ -57,8 +57,10 @@ const topUsage = `etcd-backup: consistent etcd v3 backups, streamed to S3 and ve
 Usage:
   etcd-backup save    [flags] [DEST]     snapshot one healthy member to DEST: -, a file, or s3://bucket/key
                                          (s3://bucket/prefix/ or no DEST: a timestamped key under --prefix)
+  etcd-backup save --incremental [s3://bucket/prefix/]   a delta since the chain's newest revision, or a full snapshot
   etcd-backup verify  [flags] SRC        check both hashes and print revision, keys and size
   etcd-backup restore [flags] SRC --data-dir DIR   restore into a new data dir
+  etcd-backup restore s3://bucket/prefix/ [--to-revision R | --to-time T] --data-dir DIR   a point in time of a chain
   etcd-backup dump    [flags] [DEST]     logical JSON export of the keys under --key
   etcd-backup load    [flags] [SRC]      import a dump (refuses existing keys unless --overwrite)
   etcd-backup prune   [flags] [s3://bucket/prefix/]   delete old backups, keeping --min-keep verified ones

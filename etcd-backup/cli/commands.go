@@ -14,6 +14,7 @@ import (
 	"cronbox/codec"
 	"cronbox/etcd-backup/backup"
 	"cronbox/etcd-backup/dump"
+	"cronbox/etcd-backup/incremental"
 )
 
 // s3Target turns "s3://bucket" (no key) into "s3://bucket/PREFIX", and an
@@ -52,6 +53,8 @@ func runSave(ctx context.Context, args []string, env Env) error {
 	f.str(&progress, "progress", "10s", "interval of progress lines on long saves", "ETCD_BACKUP_PROGRESS")
 	f.str(&timeout, "save-timeout", "1h", "deadline of the whole snapshot transfer", "ETCD_BACKUP_SAVE_TIMEOUT")
 	f.str(&rate, "rate-limit", "0", "read the snapshot at most this fast, bytes per second (such as 50M); 0 = no limit", "ETCD_BACKUP_RATE_LIMIT")
+	var inc incrFlags
+	inc.define(f)
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -65,6 +68,15 @@ func runSave(ctx context.Context, args []string, env Env) error {
 	}
 	if arg, err = s3Target(arg, bucket, prefix, f.origin("prefix")); err != nil {
 		return err
+	}
+	if err := inc.read(f); err != nil {
+		return err
+	}
+	var incBucket, incPrefix string
+	if inc.on {
+		if incBucket, incPrefix, err = incrementalTarget(arg); err != nil {
+			return err
+		}
 	}
 	log := newLogger(env.Stderr, env.Getenv)
 	codecOpts, err := cf.options(env, f, log)
@@ -105,6 +117,9 @@ func runSave(ctx context.Context, args []string, env Env) error {
 		}
 	}
 	if env.check != nil {
+		if inc.on {
+			return env.check.incremental(env, conn, s, "s3://"+incBucket+"/"+incPrefix, inc.describe())
+		}
 		return env.check.save(env, conn, s, dst)
 	}
 	if s.LockMode != "" {
@@ -115,6 +130,9 @@ func runSave(ctx context.Context, args []string, env Env) error {
 				return usagef("%s %s: %v", f.origin("object-lock-mode"), s.LockMode, err)
 			}
 		}
+	}
+	if inc.on {
+		return runIncrementalSave(ctx, env, s, &inc, incBucket, incPrefix)
 	}
 	res, err := s.Save(ctx, dst)
 	if err != nil {
@@ -232,7 +250,7 @@ func printVerify(w io.Writer, res backup.VerifyResult) {
 }
 
 func runRestore(ctx context.Context, args []string, env Env) error {
-	f := newFlags("restore", "restore [flags] SRC --data-dir DIR", env)
+	f := newFlags("restore", "restore [flags] SRC --data-dir DIR  (SRC s3://bucket/prefix/ with --to-revision R or --to-time T: a point in time of a chain)", env)
 	var s3f s3Flags
 	var kf keyFlags
 	var o backup.RestoreOptions
@@ -247,13 +265,21 @@ func runRestore(ctx context.Context, args []string, env Env) error {
 	f.str(&peers, "initial-advertise-peer-urls", "http://localhost:2380", "the restored member's peer URLs", "ETCD_INITIAL_ADVERTISE_PEER_URLS")
 	f.str(&bump, "bump-revision", "0", "add this much to the revision after restore (Kubernetes restores; needs --mark-compacted)", "ETCD_BACKUP_BUMP_REVISION")
 	f.boolean(&o.MarkCompacted, "mark-compacted", "mark the restored revision compacted (needs --bump-revision)", "ETCD_BACKUP_MARK_COMPACTED")
+	var pitr pitrFlags
+	pitr.define(f)
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
 	}
-	src, err := oneSource(pos, "source", env)
+	chainSrc, err := pitr.source(pos, f)
 	if err != nil {
 		return err
+	}
+	var src backup.Location
+	if chainSrc == nil {
+		if src, err = oneSource(pos, "source", env); err != nil {
+			return err
+		}
 	}
 	if o.DataDir == "" {
 		return usagef("--data-dir is required")
@@ -271,6 +297,9 @@ func runRestore(ctx context.Context, args []string, env Env) error {
 	}
 	if o.InitialCluster == "" && len(o.PeerURLs) > 0 {
 		o.InitialCluster = o.Name + "=" + o.PeerURLs[0]
+	}
+	if chainSrc != nil {
+		return runChainRestore(ctx, env, f, &s3f, &kf, chainSrc, o)
 	}
 	fe, err := fetcher(src, &s3f, &kf, env, f)
 	if err != nil {
@@ -604,6 +633,12 @@ func runPrune(ctx context.Context, args []string, env Env) error {
 	}
 	if env.check != nil {
 		return env.check.prune(o)
+	}
+	if chains, err := incremental.HasDeltas(ctx, store, o.Bucket, o.Prefix); err != nil || chains {
+		if err != nil {
+			return err
+		}
+		return pruneChains(ctx, env, store, o)
 	}
 	plan, err := backup.Prune(ctx, store, o)
 	printPlan(env.Stdout, o, plan)

@@ -144,7 +144,7 @@ func TestStatusPageInABrowser(t *testing.T) {
 				}
 				return g
 			},
-			health: `^Healthy: the last run succeeded (just now|\d+ s ago)$`, good: `^s3://` + bucket + `/etcd-backup/\d{8}T\d{6}Z\.db$`, rows: 1,
+			health: `^Healthy: the last run succeeded (just now|\d+ s ago)$`, good: `^s3://` + bucket + `/etcd-backup/\d{8}T\d{6}\.\d{3}Z\.db$`, rows: 1,
 			check: func(t *testing.T, s seen, b *browsertest.Browser, _ *gocron) {
 				card := b.String(t, `return document.getElementById("last-good").innerText`)
 				for _, want := range []string{`etcd-snapshot`, `SHA-256\s+[0-9a-f]{64}`, `revision \d+, member [0-9a-f]+, version 3\.\d+\.\d+`, `Checks\s+verified,`, `Size\s+\d+\.\d KiB`} {

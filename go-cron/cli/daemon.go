@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"cronbox/go-cron/health"
+	"cronbox/go-cron/idle"
 	"cronbox/go-cron/notify"
 	"cronbox/go-cron/reaper"
 	"cronbox/go-cron/redact"
@@ -312,6 +313,14 @@ func (d *daemon) runSchedule(ctx context.Context, job scheduler.Job) int {
 	}
 	log.Info("schedule read", attrs...)
 
+	// Start-up is over: give back what it alone touched (the other tools'
+	// package inits, in the multicall binary), and keep the heap goal
+	// small, for the container's whole life.
+	if r, err := idle.Settle(d.environ); err != nil {
+		log.Debug("idle: could not release start-up memory", "err", err)
+	} else {
+		log.Debug("idle: start-up memory released", "bytes", r.Released, "gc_percent", r.GCPercent)
+	}
 	sc := scheduler.New(scheduler.Config{
 		Schedule: sched, Job: job, Overlap: o.overlap, Jitter: o.jitter,
 		RunOnStart: o.runOnStart, Observer: observers{d.st, d.nt}, Log: log, Gate: d.gate.asGate(),

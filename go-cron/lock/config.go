@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -39,7 +38,25 @@ type Config struct {
 	Now func() time.Time
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+// validName: 1-128 letters, digits, '.', '_' or '-', starting with a letter
+// or digit. (A regexp with {0,127} compiled at package init cost 118 KB of
+// heap and 1,700 allocations in every process of the multicall binary,
+// go-cron as PID 1 among them.)
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case i > 0 && (c == '.' || c == '_' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // withDefaults fills in the defaults and splits etcdctl's "user:password".
 func (c Config) withDefaults() Config {
@@ -105,7 +122,7 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if !nameRE.MatchString(c.Name) {
+	if !validName(c.Name) {
 		return fmt.Errorf("lock: name %q: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Name)
 	}
 	if c.TTL < 2*time.Second || c.TTL%time.Second != 0 {

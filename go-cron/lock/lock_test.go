@@ -652,3 +652,15 @@ func TestCancelledClaimKeepsEtcdReachable(t *testing.T) {
 		t.Errorf("etcd reported unreachable after a cancelled claim: %q", st.Reason)
 	}
 }
+
+func TestValidName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"nightly": true, "a": true, "A.b_c-9": true, "9x": true, strings.Repeat("n", 128): true,
+		"": false, strings.Repeat("n", 129): false, ".x": false, "-x": false, "_x": false,
+		"a b": false, "a/b": false, "é": false, "a\n": false,
+	} {
+		if got := validName(name); got != want {
+			t.Errorf("validName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

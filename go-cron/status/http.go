@@ -57,6 +57,11 @@ type lastGoodJSON struct {
 	lastJSON
 	Age        string
 	AgeSeconds int64
+	// An incremental backup's recovery point (its result's chain.time):
+	// the newest revision covered was read then.
+	RecoveryPoint           string `json:",omitempty"`
+	RecoveryPointAge        string `json:",omitempty"`
+	RecoveryPointAgeSeconds *int64 `json:",omitempty"`
 }
 
 type body struct {
@@ -163,6 +168,11 @@ func (s *State) Body() ([]byte, int) {
 		lg.Stdout, lg.Stderr = "", ""
 		age := max(now.Sub(g.End), 0).Truncate(time.Second)
 		lg.Age, lg.AgeSeconds = age.String(), int64(age/time.Second)
+		if c := g.report.Chain; c != nil && !c.Time.IsZero() {
+			rp := max(now.Sub(c.Time), 0).Truncate(time.Second)
+			secs := int64(rp / time.Second)
+			lg.RecoveryPoint, lg.RecoveryPointAge, lg.RecoveryPointAgeSeconds = stamp(c.Time), rp.String(), &secs
+		}
 		b.LastGood = lg
 	}
 	var buf bytes.Buffer

@@ -96,6 +96,10 @@ func (s *State) timeMetrics(w metricsWriter) {
 	fmt.Fprintf(w, "gocron_last_good_backup_timestamp_seconds %s\n", unix(lgTime))
 	w.head("gocron_last_good_backup_size_bytes", "gauge", "Size the last successful run reported in GOCRON_RESULT_FILE (0: none reported).")
 	fmt.Fprintf(w, "gocron_last_good_backup_size_bytes %d\n", lgSize)
+	if g := s.good(); g != nil && g.report.Chain != nil {
+		w.head("gocron_recovery_point_timestamp_seconds", "gauge", "When the newest revision an incremental backup covers was read (the result's chain.time): what a restore now gets back to.")
+		fmt.Fprintf(w, "gocron_recovery_point_timestamp_seconds %s\n", unix(g.report.Chain.Time))
+	}
 	w.head("gocron_next_run_timestamp_seconds", "gauge", "When the job fires next.")
 	fmt.Fprintf(w, "gocron_next_run_timestamp_seconds %s\n", unix(s.next))
 }

@@ -249,6 +249,22 @@ func (p *page) lastGood() {
 		p.dt("etcd")
 		p.text(join("revision "+itoa64(e.Revision), "member "+e.MemberID, "version "+e.Version, "cluster "+e.ClusterID))
 	}
+	if c := r.Chain; c != nil {
+		p.dt("Chain")
+		p.text("full snapshot ")
+		p.raw(`<code>`)
+		p.text(c.Full)
+		p.raw(`</code>`)
+		p.text(" (revision " + itoa64(c.FullRevision) + ", ")
+		p.time(c.FullTime)
+		p.text("), " + strconv.Itoa(c.Deltas) + " deltas since (" + bytesize(c.DeltaBytes) + ")")
+		p.dt("Recovery point")
+		p.raw(`<span id="recovery-point">`)
+		p.text("revision " + itoa64(c.Revision) + ", read ")
+		p.time(c.Time)
+		p.text(" (" + ago(p.now.Sub(c.Time)) + ")")
+		p.raw(`</span>`)
+	}
 	if x := r.Search; x != nil {
 		p.dt("Snapshot")
 		count := x.IndexCount

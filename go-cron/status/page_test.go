@@ -440,3 +440,36 @@ func TestHumanUnits(t *testing.T) {
 		}
 	}
 }
+
+// An incremental backup's result carries its chain: the status shows the
+// recovery point (the newest revision covered and its age), on the page,
+// in LastGood and in /metrics.
+func TestRecoveryPoint(t *testing.T) {
+	c := &fakeClock{t: t0}
+	s := New(Config{Schedule: "@every 10s", History: 5, Now: c.Now})
+	s.Finished(run.Result{Pid: 3, Start: t0, End: t0.Add(time.Second), Report: report(t, `{"kind":"etcd-delta","location":"s3://b/p/delta/000000000101-000000000250.20261127T130000.500Z.delta",
+		"chain":{"full":"s3://b/p/20261127T120000.000Z.db","full_time":"2026-11-27T12:00:00Z","full_revision":100,"deltas":42,"delta_bytes":2097152,"revision":250,"time":"2026-11-27T13:00:00.5Z"}}`)})
+	c.set(t0.Add(12 * time.Second))
+	var m struct{ LastGood *lastGoodJSON }
+	b, _ := s.Body()
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if g := m.LastGood; g == nil || g.RecoveryPoint != "2026-11-27T13:00:00Z" || g.RecoveryPointAgeSeconds == nil || *g.RecoveryPointAgeSeconds != 11 || g.RecoveryPointAge != "11s" {
+		t.Fatalf("LastGood %+v", m.LastGood)
+	}
+	page := pageOf(t, s)
+	for _, want := range []string{"42 deltas since (2.0 MiB)", "s3://b/p/20261127T120000.000Z.db", `<span id="recovery-point">revision 250, read `} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if _, _, text := get(t, s, "/metrics"); !strings.Contains(text, "gocron_recovery_point_timestamp_seconds 1795784400.500\n") {
+		t.Errorf("metrics:\n%s", text)
+	}
+	// A plain backup's result has no chain, and LastGood no recovery point.
+	s.Finished(run.Result{Pid: 4, Start: t0.Add(time.Minute), End: t0.Add(time.Minute + time.Second), Report: report(t, `{"location":"s3://b/x.db"}`)})
+	if b, _ := s.Body(); strings.Contains(string(b), "RecoveryPoint") {
+		t.Errorf("a plain result shows a recovery point:\n%s", b)
+	}
+}
