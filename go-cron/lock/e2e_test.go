@@ -320,10 +320,20 @@ func TestE2EHolderKilled(t *testing.T) {
 		}
 		return testkit.ErrNotYet
 	})
-	took := time.Since(killed)
-	t.Logf("next run %s started %s after the kill", next, took.Round(time.Millisecond))
-	if limit := 2*time.Second + time.Second + time.Second; took > limit { // TTL + 1 slot + 1s for process start and polling
-		t.Errorf("next slot started %s after the kill; want within TTL (2s) + 1 slot (+1s slack)", took)
+	// The contract is which slot takes over: one within TTL + 1 slot of the
+	// kill. It is measured to that slot's instant, not to when its line
+	// showed up: how long a loaded machine then takes to claim the slot,
+	// fork the job and let the test read its line is not the lock's doing
+	// (that took the line to 2.8-3.1 s after the kill of the 4 s once
+	// allowed, at load ~17).
+	nextTS, err := time.Parse(time.RFC3339, strings.Split(next, "|")[1])
+	if err != nil {
+		t.Fatalf("job wrote %q: %v", next, err)
+	}
+	took := nextTS.Sub(killed)
+	t.Logf("next run %s: its slot is %s after the kill, its line was seen %s after", next, took.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond))
+	if limit := 2*time.Second + time.Second + time.Second; took > limit { // TTL + 1 slot + 1s for etcd's lease expiry (checked every 500 ms)
+		t.Errorf("the next slot is %s after the kill; want within TTL (2s) + 1 slot (+1s slack)", took)
 	}
 
 	var survivors []*instance
