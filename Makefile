@@ -34,22 +34,33 @@ test: deps build
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 45m cronbox/...
 	$(MAKE) --no-print-directory fuzz
 
-# Bounded fuzzing of ep's template parser, and of it against a8m/envsubst
-# (about 35 s with the build; the seed corpora in envplate/subst/testdata/fuzz
-# also run in every `go test`).
+# Bounded fuzzing of ep's template parser, and of it against a8m/envsubst,
+# then of go-cron's schedule parser and status handler and es-snapshot's
+# decoders (targets and corpora in reliability/). The seed corpora (each
+# target's testdata/fuzz) also run in every `go test`.
+# The budgets are counts of executions, not durations: with a duration, Go
+# 1.26's fuzz coordinator can fail a target that found nothing with a bare
+# "context deadline exceeded" as -fuzztime ends, when the machine is loaded
+# (it compares the deadline's error with the workers' context before that
+# context is cancelled: golang/go#75804, fixed in Go 1.27). A count has no
+# deadline to race. Each is about 10-15 s of a 2-core machine doing nothing
+# else (measured CPU time per execution); a loaded one takes longer.
+# FUZZTIME=30s (or =Nx) replaces them all.
 # Minimising a new interesting input runs the target O(n^2) times; unbounded
 # (Go's default: 60 s each) it held FuzzAgainstEnvsubst at 0 execs/s for most
 # of its 15 s, so each minimisation gets at most FUZZMINIMIZE runs.
-FUZZTIME ?= 15s
 FUZZMINIMIZE ?= 1000x
+FUZZ_TEMPLATE ?= 1000000x
+FUZZ_ENVSUBST ?= 400000x
+FUZZ_SCHEDULE ?= 40000x
+FUZZ_STATUS ?= 20000x
+FUZZ_ESDECODE ?= 40000x
 fuzz:
-	cd envplate && $(GO) test -run='^$$' -fuzz='^FuzzTemplate$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) ./subst/
-	cd envplate && $(GO) test -run='^$$' -fuzz='^FuzzAgainstEnvsubst$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) ./subst/
-	@# go-cron's schedule parser and status handler, es-snapshot's decoders
-	@# (targets and corpora in reliability/, 10 s each)
-	for f in FuzzSchedule FuzzStatusHandler FuzzESDecode; do \
-		(cd reliability && $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(RELIABILITY_FUZZTIME) .) || exit 1; done
-RELIABILITY_FUZZTIME ?= 10s
+	cd envplate && $(GO) test -run='^$$' -fuzz='^FuzzTemplate$$' -fuzztime=$(or $(FUZZTIME),$(FUZZ_TEMPLATE)) -fuzzminimizetime=$(FUZZMINIMIZE) ./subst/
+	cd envplate && $(GO) test -run='^$$' -fuzz='^FuzzAgainstEnvsubst$$' -fuzztime=$(or $(FUZZTIME),$(FUZZ_ENVSUBST)) -fuzzminimizetime=$(FUZZMINIMIZE) ./subst/
+	cd reliability && $(GO) test -run='^$$' -fuzz='^FuzzSchedule$$' -fuzztime=$(or $(FUZZTIME),$(FUZZ_SCHEDULE)) -fuzzminimizetime=$(FUZZMINIMIZE) .
+	cd reliability && $(GO) test -run='^$$' -fuzz='^FuzzStatusHandler$$' -fuzztime=$(or $(FUZZTIME),$(FUZZ_STATUS)) -fuzzminimizetime=$(FUZZMINIMIZE) .
+	cd reliability && $(GO) test -run='^$$' -fuzz='^FuzzESDecode$$' -fuzztime=$(or $(FUZZTIME),$(FUZZ_ESDECODE)) -fuzzminimizetime=$(FUZZMINIMIZE) .
 
 # The reliability suite in full (faults, bad input, secrets canary, OpenSearch
 # restart, the 10-minute soak, status under load) and its summary table, also

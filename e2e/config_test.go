@@ -159,7 +159,9 @@ func TestOnceExitsWithTheJobsStatus(t *testing.T) {
 	t.Run("good", func(t *testing.T) {
 		t.Parallel()
 		ct := Start(t, map[string]string{
-			"JOB": `for t in go-cron gof3r etcd-backup es-snapshot ep; do printf '%s: ' "$t"; "$t" --version 2>&1 | head -1 || exit 1; done`,
+			// Each line in one write: go-cron's own log lines share the
+			// output, and "run started" may land between two writes.
+			"JOB": `for t in go-cron gof3r etcd-backup es-snapshot ep; do v=$("$t" --version 2>&1 | head -1) || exit 1; echo "$t: $v"; done`,
 		}, "--once")
 		if code := ct.Wait(t, 60*time.Second); code != 0 {
 			t.Fatalf("exit status %d, want 0:\n%s", code, ct.Logs())

@@ -10,10 +10,13 @@ package testkit
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -58,17 +61,65 @@ func Poll(timeout time.Duration, cond func() error) error {
 	}
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago. Servers
-// that cannot listen on port 0 and report it need one; callers retry on
-// "address in use".
+// FreePort returns a TCP port that was free a moment ago, on every address.
+// Servers that cannot listen on port 0 and report it need one.
+//
+// It picks the port at random below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), never in it: the kernel hands ports of
+// that range to every listen on port 0 and to every outgoing connection of
+// every process, so on a busy machine a port it handed out once (what
+// listening on port 0 here would return) is soon taken again by someone
+// else, before the caller's server binds it ("address already in use").
+// Below the range only another explicit choice can take it. A test binary
+// never gets the same port twice.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	lo, hi := 10000, ephemeralLow()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for try := 0; hi > lo && try < 1000; try++ {
+		p := lo + rand.IntN(hi-lo)
+		if portsGiven[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", ":"+strconv.Itoa(p))
+		if err != nil {
+			continue // taken
+		}
+		l.Close()
+		portsGiven[p] = true
+		return p
+	}
+	// No room below the range: the kernel's choice, with its race.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("free port: %v", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768
+// when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 32768
+	}
+	return n
 }
 
 // Dial reports whether something accepts TCP connections on addr.

@@ -1,7 +1,9 @@
 package testkit
 
 import (
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,5 +38,28 @@ func TestBufferKeepsTheStartOrTheEnd(t *testing.T) {
 	}
 	if got := string(last.Bytes()); !strings.HasSuffix(got, "ghij") || len(got) > 8 {
 		t.Errorf("KeepLast(4): %q, want about the last 4 bytes", got)
+	}
+}
+
+// FreePort stays out of the kernel's ephemeral range, where any listen on
+// port 0 or outgoing connection on the machine may take the port before the
+// caller binds it, and never hands out a port twice.
+func TestFreePortIsBelowTheEphemeralRange(t *testing.T) {
+	low := ephemeralLow()
+	seen := map[int]bool{}
+	for range 50 {
+		p := FreePort(t)
+		if p >= low || p < 1024 {
+			t.Fatalf("port %d: want one below the ephemeral range (from %d)", p, low)
+		}
+		if seen[p] {
+			t.Fatalf("port %d handed out twice", p)
+		}
+		seen[p] = true
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			t.Fatalf("listen on the free port: %v", err)
+		}
+		l.Close()
 	}
 }

@@ -198,20 +198,61 @@ func TestE2EExactlyOnce(t *testing.T) {
 		slots = append(slots, ts)
 	}
 	slices.SortFunc(slots, func(a, b time.Time) int { return a.Compare(b) })
+	// A slot may go unrun only when every instance skipped it because the
+	// previous slot's claim or run was still going there (the scheduler's
+	// one run at a time): on a loaded machine a few etcd round trips can
+	// take a second, and an every-second schedule cannot keep up then.
+	overlap := map[time.Time]int{}
+	for _, in := range ins {
+		for ts := range in.skipped(t, "overlap") {
+			overlap[ts]++
+		}
+	}
 	first, last := slots[0], slots[len(slots)-1]
+	busy, clean := 0, 0
 	for ts := first; !ts.After(last); ts = ts.Add(time.Second) {
-		if n := len(runs[ts]); n != 1 {
+		switch n := len(runs[ts]); {
+		case n > 1:
 			t.Errorf("slot %s ran %d times (%v)", ts.Format(time.RFC3339), n, runs[ts])
+		case n == 0 && overlap[ts] == len(ins):
+			busy++
+		case n == 0:
+			t.Errorf("slot %s never ran, and only %d of %d instances skipped it as busy", ts.Format(time.RFC3339), overlap[ts], len(ins))
+		case overlap[ts] == 0:
+			clean++
 		}
 	}
 	n := int(last.Sub(first)/time.Second) + 1
-	t.Logf("%d consecutive slots, each run once; runs by instance %v; skipped as held: %v", n, by, held)
-	if n < exactlyOnceSlots {
-		t.Errorf("only %d slots", n)
+	t.Logf("%d consecutive slots: %d run once, %d skipped by every instance as busy; runs by instance %v; skipped as held: %v", n, len(runs), busy, by, held)
+	if len(runs) < exactlyOnceSlots {
+		t.Errorf("only %d slots ran", len(runs))
 	}
-	if held < float64(n) {
-		t.Errorf("skipped-as-held counter totals %v over %d slots; want at least one per slot", held, n)
+	// Where nobody was busy, the two instances that did not run the slot
+	// skipped it as held.
+	if held < float64(clean) {
+		t.Errorf("skipped-as-held counter totals %v over %d slots that no instance skipped as busy; want at least one per slot", held, clean)
 	}
+}
+
+// skipped returns the slots this instance logged as skipped for reason.
+func (in *instance) skipped(t *testing.T, reason string) map[time.Time]bool {
+	t.Helper()
+	out := map[time.Time]bool{}
+	sc := bufio.NewScanner(strings.NewReader(in.stderr.String()))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) != nil || m["msg"] != "run skipped" || m["reason"] != reason {
+			continue
+		}
+		slot, _ := m["slot"].(string)
+		ts, err := time.Parse(time.RFC3339, slot)
+		if err != nil {
+			t.Fatalf("go-cron %s logged a skip of slot %q: %v", in.id, slot, err)
+		}
+		out[ts] = true
+	}
+	return out
 }
 
 // SIGKILL the holder mid-run: the next slot runs on another instance within
@@ -228,6 +269,9 @@ func TestE2EHolderKilled(t *testing.T) {
 	var holder *instance
 	var heldSlot string
 	var jobPid int
+	// Running in the status means forked: wait for the job's own first
+	// line too, or a loaded machine may kill it before it ever wrote, and
+	// the killed slot would look as if it never started.
 	testkit.WaitFor(t, 20*time.Second, "an instance running a slot", func() error {
 		for _, in := range ins {
 			_, s, err := in.status()
@@ -235,6 +279,10 @@ func TestE2EHolderKilled(t *testing.T) {
 				return err
 			}
 			if s.Lock.Holding && len(s.Running) == 1 {
+				started := "start|" + s.Lock.HeldSlot + "|" + in.id
+				if !slices.Contains(lines(out), started) {
+					return fmt.Errorf("%s runs slot %s, but its job has not written %q yet", in.id, s.Lock.HeldSlot, started)
+				}
 				for _, r := range s.Running {
 					holder, heldSlot, jobPid = in, s.Lock.HeldSlot, r.Pid
 				}
@@ -272,10 +320,20 @@ func TestE2EHolderKilled(t *testing.T) {
 		}
 		return testkit.ErrNotYet
 	})
-	took := time.Since(killed)
-	t.Logf("next run %s started %s after the kill", next, took.Round(time.Millisecond))
-	if limit := 2*time.Second + time.Second + time.Second; took > limit { // TTL + 1 slot + 1s for process start and polling
-		t.Errorf("next slot started %s after the kill; want within TTL (2s) + 1 slot (+1s slack)", took)
+	// The contract is which slot takes over: one within TTL + 1 slot of the
+	// kill. It is measured to that slot's instant, not to when its line
+	// showed up: how long a loaded machine then takes to claim the slot,
+	// fork the job and let the test read its line is not the lock's doing
+	// (that took the line to 2.8-3.1 s after the kill of the 4 s once
+	// allowed, at load ~17).
+	nextTS, err := time.Parse(time.RFC3339, strings.Split(next, "|")[1])
+	if err != nil {
+		t.Fatalf("job wrote %q: %v", next, err)
+	}
+	took := nextTS.Sub(killed)
+	t.Logf("next run %s: its slot is %s after the kill, its line was seen %s after", next, took.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond))
+	if limit := 2*time.Second + time.Second + time.Second; took > limit { // TTL + 1 slot + 1s for etcd's lease expiry (checked every 500 ms)
+		t.Errorf("the next slot is %s after the kill; want within TTL (2s) + 1 slot (+1s slack)", took)
 	}
 
 	var survivors []*instance
