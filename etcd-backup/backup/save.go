@@ -202,38 +202,7 @@ func (s *Saver) saveFrom(ctx context.Context, m etcdconn.Member, dst Location) (
 			return storedSHA(), nil
 		})
 	case S3:
-		meta := map[string]string{
-			MetaFormat:   FormatV1,
-			MetaRevision: strconv.FormatInt(res.Revision, 10),
-			MetaMemberID: res.MemberID,
-			MetaVersion:  res.Version,
-			MetaEndpoint: m.Endpoint,
-			MetaCreated:  s.now().UTC().Format(time.RFC3339),
-		}
-		if res.ClusterID != "" {
-			meta[MetaCluster] = res.ClusterID
-		}
-		for k, v := range layers.Metadata() {
-			meta[k] = v
-		}
-		lock := s3.LockFor(s.LockMode, s.LockRetain, s.now())
-		var obj Object
-		// A plain snapshot's SHA-256 comes from the trailer reader's pass (the
-		// stored bytes are the stream): hashing it again in the S3 client,
-		// on the goroutine that cuts the parts, cost 14% of a 1 GiB save's
-		// CPU.
-		obj, err = s.Store.Put(sctx, dst.Bucket, dst.Key, stored, PutOptions{Metadata: meta, ContentType: layers.ContentType(ContentTypeSnapshot), Lock: lock, HashedByCaller: layers.Plain()})
-		if err == nil && lock.Mode != "" {
-			res.LockMode, res.LockedUntil = lock.Mode, &lock.Until
-		}
-		if err == nil {
-			res.SHA256 = obj.SHA256
-			if obj.Size != stored.n() {
-				err = fmt.Errorf("S3 put %s: stored %d bytes, the encoded snapshot has %d", dst, obj.Size, stored.n())
-			}
-		} else {
-			err = fmt.Errorf("S3: %w", err)
-		}
+		err = s.putS3(sctx, dst, stored, &res, layers)
 	}
 	// If the destination failed, the source is stopped by us: its own
 	// error then (a cancelled stream) is not the cause, unless the
@@ -254,22 +223,64 @@ func (s *Saver) saveFrom(ctx context.Context, m etcdconn.Member, dst Location) (
 		err = fmt.Errorf("%w: the stream was not read to its end", ErrTrailer)
 	}
 	if err != nil {
-		srcFailed := src.err != nil && (!stopped || errors.Is(dstErr, src.err))
-		if srcFailed || errors.Is(err, ErrTrailer) {
-			// Say which side failed even if the destination wrapped it away.
-			cause := src.err
-			if !srcFailed {
-				cause = err
-			} else {
-				cause = fmt.Errorf("%w (so %s was not written)", cause, dst)
-			}
-			return res, &sourceError{cause}
-		}
-		return res, err
+		return res, sideOf(err, dstErr, stopped, src, dst)
 	}
 	s.Log.Info("snapshot saved", "destination", dst.String(), "size", res.Size, "stored_size", res.StoredSize, "sha256", res.SHA256,
 		"revision", res.Revision, "seconds", res.Seconds, "compression", res.Compression, "encrypted", res.Encrypted, "object_lock", res.LockMode)
 	return res, nil
+}
+
+// putS3 uploads the stored bytes to dst with the snapshot's metadata and,
+// if asked, an object lock; it fills res's lock and SHA-256.
+func (s *Saver) putS3(ctx context.Context, dst Location, stored *hashReader, res *SaveResult, layers codec.Layers) error {
+	meta := map[string]string{
+		MetaFormat:   FormatV1,
+		MetaRevision: strconv.FormatInt(res.Revision, 10),
+		MetaMemberID: res.MemberID,
+		MetaVersion:  res.Version,
+		MetaEndpoint: res.Endpoint,
+		MetaCreated:  s.now().UTC().Format(time.RFC3339),
+	}
+	if res.ClusterID != "" {
+		meta[MetaCluster] = res.ClusterID
+	}
+	for k, v := range layers.Metadata() {
+		meta[k] = v
+	}
+	lock := s3.LockFor(s.LockMode, s.LockRetain, s.now())
+	// A plain snapshot's SHA-256 comes from the trailer reader's pass (the
+	// stored bytes are the stream): hashing it again in the S3 client,
+	// on the goroutine that cuts the parts, cost 14% of a 1 GiB save's
+	// CPU.
+	obj, err := s.Store.Put(ctx, dst.Bucket, dst.Key, stored, PutOptions{Metadata: meta, ContentType: layers.ContentType(ContentTypeSnapshot), Lock: lock, HashedByCaller: layers.Plain()})
+	if err != nil {
+		return fmt.Errorf("S3: %w", err)
+	}
+	if lock.Mode != "" {
+		res.LockMode, res.LockedUntil = lock.Mode, &lock.Until
+	}
+	res.SHA256 = obj.SHA256
+	if obj.Size != stored.n() {
+		return fmt.Errorf("S3 put %s: stored %d bytes, the encoded snapshot has %d", dst, obj.Size, stored.n())
+	}
+	return nil
+}
+
+// sideOf says which side a failed save failed on. If the destination
+// failed (dstErr; stopped: the source was stopped because of it), the
+// source's own error (a cancelled stream) is not the cause, unless the
+// destination failed because of it. A failure of the source, or of the
+// trailer check, is a *sourceError: another member may do.
+func sideOf(err, dstErr error, stopped bool, src *srcReader, dst Location) error {
+	srcFailed := src.err != nil && (!stopped || errors.Is(dstErr, src.err))
+	switch {
+	case srcFailed:
+		// Say which side failed even if the destination wrapped it away.
+		return &sourceError{fmt.Errorf("%w (so %s was not written)", src.err, dst)}
+	case errors.Is(err, ErrTrailer):
+		return &sourceError{err}
+	}
+	return err
 }
 
 // hashReader counts what passes and, if hash is set, hashes it. The count
