@@ -47,7 +47,7 @@ func TestStartRefusesBadConfiguration(t *testing.T) {
 		{"bucket malformed", with(etcdEnv(), "AWS_S3_BUCKET", "My_Bucket"), "AWS_S3_BUCKET=My_Bucket"},
 		{"secret missing", with(etcdEnv(), "AWS_SECRET_ACCESS_KEY", "<unset>"), "AWS_SECRET_ACCESS_KEY: not set"},
 		{"secret file unreadable", with(etcdEnv(), "AWS_SECRET_ACCESS_KEY", "<unset>", "AWS_SECRET_ACCESS_KEY_FILE", "/run/secrets/nope"), "AWS_SECRET_ACCESS_KEY_FILE: open /run/secrets/nope"},
-		{"secret and its file", with(etcdEnv(), "AWS_SECRET_ACCESS_KEY_FILE", "/etc/passwd"), "AWS_SECRET_ACCESS_KEY and AWS_SECRET_ACCESS_KEY_FILE are both set"},
+		{"secret and its file", with(etcdEnv(), "AWS_SECRET_ACCESS_KEY_FILE", "/etc/passwd"), "AWS_SECRET_ACCESS_KEY and AWS_SECRET_ACCESS_KEY_FILE: give one of them"},
 		{"schedule missing", with(etcdEnv(), "GOCRON_SCHEDULE", "<unset>"), "GOCRON_SCHEDULE is not set"},
 		{"schedule malformed", with(etcdEnv(), "GOCRON_SCHEDULE", "61 * * * * *"), "GOCRON_SCHEDULE"},
 		{"endpoint scheme", with(etcdEnv(), "AWS_S3_ENDPOINT", "ftp://s3.example.com"), `AWS_S3_ENDPOINT: endpoint "ftp://s3.example.com"`},

@@ -116,7 +116,7 @@ func TestCheckRefusesBadInput(t *testing.T) {
 		{[]string{"AWS_SECRET_ACCESS_KEY", "<unset>"}, "AWS_SECRET_ACCESS_KEY: not set"},
 		{[]string{"AWS_SECRET_ACCESS_KEY", "<unset>", "AWS_SECRET_ACCESS_KEY_FILE", filepath.Join(dir, "nope")}, "AWS_SECRET_ACCESS_KEY_FILE: open " + filepath.Join(dir, "nope")},
 		{[]string{"AWS_SECRET_ACCESS_KEY", "<unset>", "AWS_SECRET_ACCESS_KEY_FILE", empty}, "AWS_SECRET_ACCESS_KEY_FILE: " + empty + " is empty"},
-		{[]string{"AWS_SECRET_ACCESS_KEY_FILE", empty}, "AWS_SECRET_ACCESS_KEY and AWS_SECRET_ACCESS_KEY_FILE are both set"},
+		{[]string{"AWS_SECRET_ACCESS_KEY_FILE", empty}, "AWS_SECRET_ACCESS_KEY and AWS_SECRET_ACCESS_KEY_FILE: give one of them"},
 		{[]string{"ETCD_ENDPOINTS", "ftp://x:2379"}, `ETCD_ENDPOINTS "ftp://x:2379"`},
 		{[]string{"ETCD_ENDPOINTS", "<unset>", "ETCD_MACHINES", `"10.0.0.1:2379"`}, "ETCD_MACHINES: 10.0.0.1:2379: want http://host:port"},
 		{[]string{"ETCD_LEADER", "etcd1:2379"}, "ETCD_LEADER: etcd1:2379: want http://host:port"},

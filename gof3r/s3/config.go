@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"cronbox/clikit"
 )
 
 // Config says which S3 server to talk to, as whom, and how hard to push.
@@ -256,25 +258,18 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 
 var validRegion = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]*$`)
 
-// secretEnv reads NAME, or the file named by NAME_FILE; setting both is an
-// error because one of them would be silently ignored.
+// secretEnv reads NAME, or the file named by NAME_FILE (clikit.Secret);
+// setting both is an error because one of them would be silently ignored,
+// and so is an empty file.
 func secretEnv(getenv func(string) string, name string) (string, error) {
-	v, f := getenv(name), getenv(name+"_FILE")
-	if v != "" && f != "" {
-		return "", fmt.Errorf("%s and %s_FILE are both set: set one", name, name)
-	}
-	if f == "" {
-		return strings.TrimSpace(v), nil
-	}
-	b, err := os.ReadFile(f)
+	v, from, err := clikit.Secret(clikit.Getenv(getenv), name)
 	if err != nil {
-		return "", fmt.Errorf("%s_FILE: %v", name, err)
+		return "", err
 	}
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		return "", fmt.Errorf("%s_FILE: %s is empty", name, f)
+	if v = strings.TrimSpace(v); v == "" && from == name+"_FILE" {
+		return "", fmt.Errorf("%s: %s is empty", from, getenv(from))
 	}
-	return s, nil
+	return v, nil
 }
 
 // fromSharedFile reads the profile's keys from the shared credentials file.
