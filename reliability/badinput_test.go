@@ -173,6 +173,8 @@ func badInputCases(etcd, s3 string, f fixtures) []badCase {
 		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "--encrypt-to", "age1nope"}, want: "age1nope"},
 		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k"}, env: []string{"GOF3R_COMPRESS=zstd", "GOF3R_COMPRESS_LEVEL=99"}, want: "GOF3R_COMPRESS_LEVEL"},
 		{tool: "gof3r", args: []string{"get", "-b", "backups", "-k", "k", "--identity", f.missing}, want: "--identity"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "--passphrase-file", f.empty}, want: "the file is empty"},
+		{tool: "gof3r", args: []string{"put", "-b", "backups", "-k", "k", "--passphrase-file", f.missing}, env: []string{"GOF3R_PASSPHRASE=x"}, want: "GOF3R_PASSPHRASE and --passphrase-file are both set"},
 
 		// ep: template syntax, unset variables, globs, flags.
 		{tool: "ep", args: []string{f.tmplUnclosed}, want: f.tmplUnclosed},

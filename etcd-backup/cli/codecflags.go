@@ -9,6 +9,7 @@ import (
 
 	"cronbox/clikit"
 	"cronbox/codec"
+	"cronbox/codec/codecflags"
 )
 
 // listValue is a flag that may be given several times; each value may
@@ -39,71 +40,11 @@ func (c *codecFlags) define(fs *clikit.FlagSet, what string) {
 // options turns the flags into codec options; a bad value is a usage error
 // naming the flag or variable it came from.
 func (c *codecFlags) options(env Env, f *clikit.FlagSet, log *slog.Logger) (codec.Options, error) {
-	var o codec.Options
-	var err error
-	if o.Compression, err = codec.ParseCompression(c.compress); err != nil {
-		return o, usagef("%s: %v", f.Origin("compress"), err)
-	}
-	if o.Level, err = codec.ParseLevel(o.Compression, c.level); err != nil {
-		return o, usagef("%s: %v", f.Origin("compress-level"), err)
-	}
-	for _, v := range c.encryptTo.vals {
-		rs, err := codec.ParseRecipients(v)
-		if err != nil {
-			return o, usagef("%s: %v", f.Origin("encrypt-to"), err)
-		}
-		o.Recipients = append(o.Recipients, rs...)
-	}
-	if c.recipientsFile != "" {
-		rs, err := codec.ReadRecipientsFile(c.recipientsFile)
-		if err != nil {
-			return o, usagef("%s %s: %v", f.Origin("recipients-file"), c.recipientsFile, err)
-		}
-		o.Recipients = append(o.Recipients, rs...)
-	}
-	pass, origin, err := readPassphrase(env, f, c.passphraseFile, log)
-	if err != nil {
-		return o, err
-	}
-	if pass != "" {
-		if len(o.Recipients) > 0 {
-			return o, usagef("%s and recipients (--encrypt-to, --recipients-file) are both given: age encrypts with a passphrase alone; keep one", origin)
-		}
-		r, _, err := codec.Passphrase(pass)
-		if err != nil {
-			return o, usagef("%s: %v", origin, err)
-		}
-		o.Recipients = []age.Recipient{r}
-	}
-	if err := o.Check(); err != nil {
-		return o, clikit.Usage(err)
-	}
-	return o, nil
-}
-
-// readPassphrase reads ETCD_BACKUP_PASSPHRASE or the passphrase file, and
-// names where it came from.
-func readPassphrase(env Env, f *clikit.FlagSet, file string, log *slog.Logger) (string, string, error) {
-	inline := env.Getenv("ETCD_BACKUP_PASSPHRASE")
-	switch {
-	case inline != "" && file != "":
-		return "", "", bothSet(f, "ETCD_BACKUP_PASSPHRASE", "passphrase-file")
-	case inline != "":
-		return inline, "ETCD_BACKUP_PASSPHRASE", nil
-	case file == "":
-		return "", "", nil
-	}
-	text, warn, err := codec.ReadSecretFile(file)
-	if err != nil {
-		return "", "", usagef("%s: %v", f.Origin("passphrase-file"), err)
-	}
-	if warn != "" {
-		log.Warn("passphrase file is not private", "variable", f.Origin("passphrase-file"), "warning", warn)
-	}
-	if strings.TrimRight(text, "\r\n") == "" {
-		return "", "", usagef("%s %s: the file is empty", f.Origin("passphrase-file"), file)
-	}
-	return text, f.Origin("passphrase-file"), nil
+	return codecflags.Values{
+		Prefix: "ETCD_BACKUP", Flags: f, Getenv: env.Getenv, Log: log,
+		Compress: c.compress, CompressLevel: c.level, EncryptTo: c.encryptTo.vals,
+		RecipientsFile: c.recipientsFile, PassphraseFile: c.passphraseFile,
+	}.Options()
 }
 
 // keyFlags are what opens an encrypted backup: age identities, or the
@@ -118,39 +59,10 @@ func (k *keyFlags) define(fs *clikit.FlagSet) {
 // identities reads the identities; none is fine (an unencrypted backup
 // needs none, and verify without one checks what it can).
 func (k *keyFlags) identities(env Env, f *clikit.FlagSet, log *slog.Logger) ([]age.Identity, error) {
-	var ids []age.Identity
-	inline := env.Getenv("ETCD_BACKUP_IDENTITY")
-	switch {
-	case inline != "" && k.identity != "":
-		return nil, bothSet(f, "ETCD_BACKUP_IDENTITY", "identity")
-	case inline != "":
-		parsed, err := codec.ParseIdentities(inline)
-		if err != nil {
-			return nil, usagef("ETCD_BACKUP_IDENTITY: %v", err)
-		}
-		ids = parsed
-	case k.identity != "":
-		parsed, warn, err := codec.ReadIdentityFile(k.identity)
-		if err != nil {
-			return nil, usagef("%s %s: %v", f.Origin("identity"), k.identity, err)
-		}
-		if warn != "" {
-			log.Warn("identity file is not private", "variable", f.Origin("identity"), "warning", warn)
-		}
-		ids = parsed
-	}
-	pass, origin, err := readPassphrase(env, f, k.passphraseFile, log)
-	if err != nil {
-		return nil, err
-	}
-	if pass != "" {
-		_, id, err := codec.Passphrase(pass)
-		if err != nil {
-			return nil, usagef("%s: %v", origin, err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, nil
+	return codecflags.Values{
+		Prefix: "ETCD_BACKUP", Flags: f, Getenv: env.Getenv, Log: log,
+		Identity: k.identity, PassphraseFile: k.passphraseFile,
+	}.Identities()
 }
 
 // describeLayers is how a run says what it stored: "zstd, encrypted (age)".

@@ -5,10 +5,8 @@ import (
 	"io"
 	"strings"
 
-	"filippo.io/age"
-
-	"cronbox/clikit"
 	"cronbox/codec"
+	"cronbox/codec/codecflags"
 	"cronbox/gof3r/s3"
 )
 
@@ -24,75 +22,18 @@ import (
 //	--passphrase-file FILE      GOF3R_PASSPHRASE_FILE, or GOF3R_PASSPHRASE
 //	--identity FILE             GOF3R_IDENTITY_FILE, or the key in GOF3R_IDENTITY
 
-// codecOptions reads how put stores the stream.
-func (j *job) codecOptions() (codec.Options, error) {
-	var o codec.Options
-	var err error
-	if o.Compression, err = codec.ParseCompression(j.o.compress); err != nil {
-		return o, usagef("%s: %v", j.o.fs.Origin("compress"), err)
+// codecValues are the codec's flags as codecflags reads them.
+func (j *job) codecValues() codecflags.Values {
+	return codecflags.Values{
+		Prefix: "GOF3R", Flags: j.o.fs, Getenv: j.getenv, Log: j.log,
+		Compress: j.o.compress, CompressLevel: j.o.compressLevel, EncryptTo: j.o.encryptTo,
+		RecipientsFile: j.o.recipientsFile, PassphraseFile: j.o.passphraseFile, Identity: j.o.identity,
 	}
-	if o.Level, err = codec.ParseLevel(o.Compression, j.o.compressLevel); err != nil {
-		return o, usagef("%s: %v", j.o.fs.Origin("compress-level"), err)
-	}
-	for _, l := range j.o.encryptTo {
-		rs, err := codec.ParseRecipients(l)
-		if err != nil {
-			return o, usagef("%s: %v", j.o.fs.Origin("encrypt-to"), err)
-		}
-		o.Recipients = append(o.Recipients, rs...)
-	}
-	if f := j.o.recipientsFile; f != "" {
-		rs, err := codec.ReadRecipientsFile(f)
-		if err != nil {
-			return o, usagef("%s %s: %v", j.o.fs.Origin("recipients-file"), f, err)
-		}
-		o.Recipients = append(o.Recipients, rs...)
-	}
-	pass, from, err := j.passphrase()
-	if err != nil {
-		return o, err
-	}
-	if pass != "" {
-		if len(o.Recipients) > 0 {
-			return o, usagef("%s and recipients (--encrypt-to, --recipients-file) are both given: age encrypts with a passphrase alone; keep one", from)
-		}
-		r, _, err := codec.Passphrase(pass)
-		if err != nil {
-			return o, usagef("%s: %v", from, err)
-		}
-		o.Recipients = []age.Recipient{r}
-	}
-	if err := o.Check(); err != nil {
-		return o, clikit.Usage(err)
-	}
-	return o, nil
-}
-
-// passphrase reads GOF3R_PASSPHRASE or the passphrase file.
-func (j *job) passphrase() (string, string, error) {
-	inline := j.getenv("GOF3R_PASSPHRASE")
-	file, from := j.o.passphraseFile, j.o.fs.Origin("passphrase-file")
-	switch {
-	case inline != "" && file != "":
-		return "", "", usagef("GOF3R_PASSPHRASE and %s are both set: set only one", from)
-	case inline != "":
-		return inline, "GOF3R_PASSPHRASE", nil
-	case file == "":
-		return "", "", nil
-	}
-	text, warn, err := codec.ReadSecretFile(file)
-	if err != nil {
-		return "", "", usagef("%s: %v", from, err)
-	}
-	if warn != "" {
-		j.log.Warn(warn)
-	}
-	return text, from, nil
 }
 
 // encode sets up put's compression and encryption.
 func (j *job) encode(opts *s3.PutOptions) error {
-	co, err := j.codecOptions()
+	co, err := j.codecValues().Options()
 	if err != nil {
 		return err
 	}
@@ -123,47 +64,9 @@ func (j *job) hasHeader(name string) bool {
 	return false
 }
 
-// identities reads what opens an encrypted object.
-func (j *job) identities() ([]age.Identity, error) {
-	var ids []age.Identity
-	inline := j.getenv("GOF3R_IDENTITY")
-	file, from := j.o.identity, j.o.fs.Origin("identity")
-	switch {
-	case inline != "" && file != "":
-		return nil, usagef("GOF3R_IDENTITY and %s are both set: set only one", from)
-	case inline != "":
-		parsed, err := codec.ParseIdentities(inline)
-		if err != nil {
-			return nil, usagef("GOF3R_IDENTITY: %v", err)
-		}
-		ids = parsed
-	case file != "":
-		parsed, warn, err := codec.ReadIdentityFile(file)
-		if err != nil {
-			return nil, usagef("%s %s: %v", from, file, err)
-		}
-		if warn != "" {
-			j.log.Warn(warn)
-		}
-		ids = parsed
-	}
-	pass, from, err := j.passphrase()
-	if err != nil {
-		return nil, err
-	}
-	if pass != "" {
-		_, id, err := codec.Passphrase(pass)
-		if err != nil {
-			return nil, usagef("%s: %v", from, err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, nil
-}
-
 // decode sets up get's undoing of what the object's metadata says put did.
 func (j *job) decode(opts *s3.GetOptions) error {
-	ids, err := j.identities()
+	ids, err := j.codecValues().Identities()
 	if err != nil {
 		return err
 	}
