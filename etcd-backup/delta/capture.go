@@ -71,136 +71,166 @@ func (e *HistoryError) Error() string {
 // equals Head nothing is written and w may be nil; the head is still
 // checked. Events after To are not written.
 func Capture(ctx context.Context, cli Client, o CaptureOptions, w *Writer) (Result, error) {
-	var res Result
 	if o.Head < 1 || o.To < o.Head {
-		return res, fmt.Errorf("capture: head %d, to %d", o.Head, o.To)
+		return Result{}, fmt.Errorf("capture: head %d, to %d", o.Head, o.To)
 	}
 	// With a fingerprint to check, the watch starts at Head itself, whose
 	// events come first; without, at Head+1 (Head may be compacted).
-	checked := o.HeadFingerprint == ""
-	if checked && o.To == o.Head {
-		return res, nil
+	c := &capture{cli: cli, o: o, w: w, checked: o.HeadFingerprint == "",
+		headFP: newFingerprint(o.Head), leases: map[int64]int64{}}
+	if c.checked && o.To == o.Head {
+		return Result{}, nil
 	}
 	start := o.Head
-	if checked {
+	if c.checked {
 		start++
 	}
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	ch := cli.Watch(wctx, "", clientv3.WithPrefix(), clientv3.WithRev(start))
-	headFP := newFingerprint(o.Head)
-	var toFP *fingerprint
-	check := func() error {
-		checked = true
-		if headFP.String() != o.HeadFingerprint {
-			return &HistoryError{Head: o.Head, Want: o.HeadFingerprint, Got: headFP.String()}
-		}
-		return nil
-	}
-	// A lease's granted TTL is asked for when its first key goes by: the
-	// sooner, the likelier it is still alive (a lease revoked or expired
-	// before that restores with etcd's minimum TTL).
-	leases := map[int64]int64{}
-	var leaseOrder []int64
-	ttl := func(id int64) int64 {
-		r, err := cli.TimeToLive(ctx, clientv3.LeaseID(id))
-		if err != nil || r.TTL <= 0 {
-			return 0
-		}
-		return r.GrantedTTL
-	}
-	last := int64(0) // newest revision delivered
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	for last < o.To || !checked {
-		var resp clientv3.WatchResponse
-		var ok bool
+	for c.last < o.To || !c.checked {
 		select {
-		case resp, ok = <-ch:
+		case resp, ok := <-ch:
+			if !ok {
+				if err := ctx.Err(); err != nil {
+					return Result{}, fmt.Errorf("watch from revision %d: %w", o.Head, context.Cause(ctx))
+				}
+				return Result{}, fmt.Errorf("watch from revision %d: the watch ended before revision %d", o.Head, o.To)
+			}
+			if err := c.response(ctx, resp); err != nil {
+				return Result{}, err
+			}
 		case <-tick.C:
 			if o.ProgressNotify {
 				_ = cli.RequestProgress(wctx) // best effort: the events still end the watch
 			}
-			continue
 		case <-ctx.Done():
-			return res, fmt.Errorf("watch from revision %d: %w", o.Head, context.Cause(ctx))
-		}
-		if !ok {
-			if err := ctx.Err(); err != nil {
-				return res, fmt.Errorf("watch from revision %d: %w", o.Head, context.Cause(ctx))
-			}
-			return res, fmt.Errorf("watch from revision %d: the watch ended before revision %d", o.Head, o.To)
-		}
-		if resp.CompactRevision != 0 {
-			return res, &CompactedError{Head: o.Head, Compacted: resp.CompactRevision}
-		}
-		if err := resp.Err(); err != nil {
-			return res, fmt.Errorf("watch from revision %d: %w", o.Head, err)
-		}
-		if resp.IsProgressNotify() {
-			if o.ProgressNotify && resp.Header.Revision >= o.To {
-				// Everything up to To was delivered; revision To's events were
-				// compacted away (deletes at the compaction revision).
-				last = o.To
-				if !checked {
-					if err := check(); err != nil {
-						return res, err
-					}
-				}
-			}
-			continue
-		}
-		for _, ev := range resp.Events {
-			rev := ev.Kv.ModRevision
-			if rev > o.To {
-				last = rev
-				break
-			}
-			if rev == o.Head {
-				headFP.add(ev)
-				last = rev
-				continue
-			}
-			if !checked {
-				if err := check(); err != nil {
-					return res, err
-				}
-			}
-			if toFP == nil || toFP.rev != rev {
-				toFP = newFingerprint(rev)
-			}
-			toFP.add(ev)
-			if err := w.Event(ev); err != nil {
-				return res, err
-			}
-			if id := ev.Kv.Lease; id != 0 && ev.Type == mvccpb.Event_PUT {
-				if _, seen := leases[id]; !seen {
-					leases[id] = ttl(id)
-					leaseOrder = append(leaseOrder, id)
-				}
-			}
-			last = rev
-		}
-		if last >= o.To && !checked {
-			if err := check(); err != nil {
-				return res, err
-			}
+			return Result{}, fmt.Errorf("watch from revision %d: %w", o.Head, context.Cause(ctx))
 		}
 	}
 	cancel()
-	switch {
-	case o.To == o.Head:
-		res.Fingerprint = o.HeadFingerprint
-	case toFP != nil && toFP.rev == o.To:
-		res.Fingerprint = toFP.String()
+	return c.finish()
+}
+
+// capture is one Capture under way: what the watch has delivered, the
+// fingerprints of the chain's head (to check) and of revision To (for the
+// next run), and the leases the written keys are attached to.
+type capture struct {
+	cli Client
+	o   CaptureOptions
+	w   *Writer
+
+	last    int64 // newest revision delivered
+	checked bool  // the head's fingerprint matched (or there was none to check)
+	headFP  *fingerprint
+	toFP    *fingerprint // the newest revision written
+
+	// A lease's granted TTL is asked for when its first key goes by: the
+	// sooner, the likelier it is still alive (a lease revoked or expired
+	// before that restores with etcd's minimum TTL).
+	leases     map[int64]int64
+	leaseOrder []int64
+}
+
+// response takes one answer of the watch.
+func (c *capture) response(ctx context.Context, resp clientv3.WatchResponse) error {
+	if resp.CompactRevision != 0 {
+		return &CompactedError{Head: c.o.Head, Compacted: resp.CompactRevision}
 	}
-	for _, id := range leaseOrder {
-		if err := w.Lease(Lease{ID: id, TTL: leases[id]}); err != nil {
+	if err := resp.Err(); err != nil {
+		return fmt.Errorf("watch from revision %d: %w", c.o.Head, err)
+	}
+	if resp.IsProgressNotify() {
+		if c.o.ProgressNotify && resp.Header.Revision >= c.o.To {
+			// Everything up to To was delivered; revision To's events were
+			// compacted away (deletes at the compaction revision).
+			c.last = c.o.To
+			return c.check()
+		}
+		return nil
+	}
+	for _, ev := range resp.Events {
+		if ev.Kv.ModRevision > c.o.To {
+			c.last = ev.Kv.ModRevision
+			break
+		}
+		if err := c.event(ctx, ev); err != nil {
+			return err
+		}
+	}
+	if c.last >= c.o.To {
+		return c.check()
+	}
+	return nil
+}
+
+// event takes one event at or before To: the head's go into its
+// fingerprint, the later ones to the delta.
+func (c *capture) event(ctx context.Context, ev *clientv3.Event) error {
+	rev := ev.Kv.ModRevision
+	c.last = rev
+	if rev == c.o.Head {
+		c.headFP.add(ev)
+		return nil
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	if c.toFP == nil || c.toFP.rev != rev {
+		c.toFP = newFingerprint(rev)
+	}
+	c.toFP.add(ev)
+	if err := c.w.Event(ev); err != nil {
+		return err
+	}
+	if id := ev.Kv.Lease; id != 0 && ev.Type == mvccpb.Event_PUT {
+		if _, seen := c.leases[id]; !seen {
+			c.leases[id] = c.grantedTTL(ctx, id)
+			c.leaseOrder = append(c.leaseOrder, id)
+		}
+	}
+	return nil
+}
+
+// check compares the head's events with the chain's record, once: every
+// event after the head is past it.
+func (c *capture) check() error {
+	if c.checked {
+		return nil
+	}
+	c.checked = true
+	if got := c.headFP.String(); got != c.o.HeadFingerprint {
+		return &HistoryError{Head: c.o.Head, Want: c.o.HeadFingerprint, Got: got}
+	}
+	return nil
+}
+
+func (c *capture) grantedTTL(ctx context.Context, id int64) int64 {
+	r, err := c.cli.TimeToLive(ctx, clientv3.LeaseID(id))
+	if err != nil || r.TTL <= 0 {
+		return 0
+	}
+	return r.GrantedTTL
+}
+
+// finish writes the leases and says what was read.
+func (c *capture) finish() (Result, error) {
+	var res Result
+	switch {
+	case c.o.To == c.o.Head:
+		res.Fingerprint = c.o.HeadFingerprint
+	case c.toFP != nil && c.toFP.rev == c.o.To:
+		res.Fingerprint = c.toFP.String()
+	}
+	for _, id := range c.leaseOrder {
+		if err := c.w.Lease(Lease{ID: id, TTL: c.leases[id]}); err != nil {
 			return res, err
 		}
 	}
-	if w != nil {
-		res.Stats = w.Stats()
+	if c.w != nil {
+		res.Stats = c.w.Stats()
 	}
 	return res, nil
 }

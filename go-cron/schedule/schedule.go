@@ -89,110 +89,158 @@ func Parse(text string, defaultLoc *time.Location) (*Schedule, error) {
 
 // ParseWith reads text as o says.
 func ParseWith(text string, o Options) (*Schedule, error) {
+	s, err := parse(text, o)
+	var e *Error
+	if errors.As(err, &e) {
+		e.Text = text
+	}
+	return s, err
+}
+
+// fieldError is a refusal naming the field at fault ("" when none is);
+// ParseWith adds the schedule's text.
+func fieldError(field, value string, err error) *Error {
+	return &Error{Field: field, Value: value, Err: err}
+}
+
+func parse(text string, o Options) (*Schedule, error) {
 	loc := o.Location
 	if loc == nil {
 		loc = time.Local
 	}
-	fail := func(field, value string, err error) (*Schedule, error) {
-		return nil, &Error{Text: text, Field: field, Value: value, Err: err}
+	prefix, spec, zone, err := cutZone(strings.TrimSpace(text))
+	if err != nil {
+		return nil, err
 	}
-	spec := strings.TrimSpace(text)
-	prefix := "" // "CRON_TZ=Zone ", kept for the other reading's text
-	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
-		var rest string
-		prefix, rest, _ = strings.Cut(spec, " ")
-		_, name, _ := strings.Cut(prefix, "=")
-		l, err := time.LoadLocation(name)
-		if err != nil || name == "" {
-			if err == nil {
-				err = errors.New("empty time zone name")
-			}
-			return fail("time zone", name, err)
-		}
-		loc = l
-		spec = strings.TrimSpace(rest)
-		prefix += " "
+	if zone != nil {
+		loc = zone
 	}
 	if spec == "" {
-		return fail("", "", errors.New("empty schedule"))
+		return nil, fieldError("", "", errors.New("empty schedule"))
 	}
-
 	s := &Schedule{Text: text, Location: loc}
 	var six []string // the fields, seconds first
 	if strings.HasPrefix(spec, "@") {
-		word, arg, _ := strings.Cut(spec, " ")
-		s.Form = "descriptor " + word
-		if word == "@every" {
-			// cron/v3 takes "@every -5s" and "@every 0s" and rounds them up
-			// to one second: refuse a non-positive interval instead.
-			if d, derr := time.ParseDuration(strings.TrimSpace(arg)); derr == nil && d <= 0 {
-				return fail("", "", fmt.Errorf("@every %s: the interval must be positive", strings.TrimSpace(arg)))
-			}
-			expr, err := descParser.Parse(spec)
-			if err != nil {
-				return fail("", "", err)
-			}
-			s.Expression = expr
-			s.Words = "every " + strings.TrimSpace(arg) + ", counted from go-cron's start (not aligned to the clock)"
+		if six, err = s.descriptor(spec); err != nil {
+			return nil, err
+		}
+		if six == nil { // @every is read whole
 			return s, nil
 		}
-		d, ok := descriptors[strings.ToLower(spec)]
-		if !ok {
-			return fail("", "", fmt.Errorf("unrecognized descriptor %s (want @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly or @every DURATION)", spec))
+	} else if six, err = s.fields(spec, prefix, o.Fields); err != nil {
+		return nil, err
+	}
+	if err := s.compile(six); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// cutZone takes a CRON_TZ=Zone or TZ=Zone prefix off spec: the prefix as
+// written (with its space, kept for the other reading's text), the rest,
+// and the zone (nil without a prefix).
+func cutZone(spec string) (prefix, rest string, zone *time.Location, err error) {
+	if !strings.HasPrefix(spec, "TZ=") && !strings.HasPrefix(spec, "CRON_TZ=") {
+		return "", spec, nil, nil
+	}
+	prefix, rest, _ = strings.Cut(spec, " ")
+	_, name, _ := strings.Cut(prefix, "=")
+	zone, err = time.LoadLocation(name)
+	if err != nil || name == "" {
+		if err == nil {
+			err = errors.New("empty time zone name")
 		}
-		six = strings.Fields(d)
-	} else {
-		fields := strings.Fields(spec)
-		names := sixFields
-		switch {
-		case len(fields) == 6:
-			s.Form = "6 fields, seconds first"
-			six = fields
-		case len(fields) == 5 && o.Fields == Seconds:
-			s.Form = "5 fields, seconds first (the original go-cron's reading; day-of-week *)"
-			names = sixFields[:5]
-			six = append(append([]string{}, fields...), "*")
-		case len(fields) == 5:
-			s.Form = "5 fields, minute first (standard cron)"
-			names = sixFields[1:]
-			six = append([]string{"0"}, fields...)
-		default:
-			return fail("", "", fmt.Errorf("want 5 fields (minute first) or 6 (seconds first), found %d", len(fields)))
+		return "", "", nil, fieldError("time zone", name, err)
+	}
+	return prefix + " ", strings.TrimSpace(rest), zone, nil
+}
+
+// descriptor reads @hourly, @daily, ... as their six fields; @every
+// DURATION is complete on its own (no fields: nil).
+func (s *Schedule) descriptor(spec string) ([]string, error) {
+	word, arg, _ := strings.Cut(spec, " ")
+	s.Form = "descriptor " + word
+	if word == "@every" {
+		// cron/v3 takes "@every -5s" and "@every 0s" and rounds them up
+		// to one second: refuse a non-positive interval instead.
+		if d, derr := time.ParseDuration(strings.TrimSpace(arg)); derr == nil && d <= 0 {
+			return nil, fieldError("", "", fmt.Errorf("@every %s: the interval must be positive", strings.TrimSpace(arg)))
 		}
-		// Name the field at fault: cron/v3 says what is wrong, not where.
-		for i, f := range fields {
-			if err := unsupported(f); err != nil {
-				return fail(names[i], f, err)
-			}
+		expr, err := descParser.Parse(spec)
+		if err != nil {
+			return nil, fieldError("", "", err)
 		}
-		if len(fields) == 5 {
-			alt := &Alternative{Fields: Seconds}
-			if o.Fields == Seconds {
-				alt.Fields = Standard
-				alt.Six = prefix + "0 " + spec
-			} else {
-				alt.Six = prefix + spec + " *"
-			}
-			s.FiveFields = alt
+		s.Expression = expr
+		s.Words = "every " + strings.TrimSpace(arg) + ", counted from go-cron's start (not aligned to the clock)"
+		return nil, nil
+	}
+	d, ok := descriptors[strings.ToLower(spec)]
+	if !ok {
+		return nil, fieldError("", "", fmt.Errorf("unrecognized descriptor %s (want @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly or @every DURATION)", spec))
+	}
+	return strings.Fields(d), nil
+}
+
+// fields reads five or six fields as six, seconds first, naming the field
+// at fault (cron/v3 says what is wrong, not where). For five, s.FiveFields
+// says how to write the reading not taken.
+func (s *Schedule) fields(spec, prefix string, reading Fields) ([]string, error) {
+	fields := strings.Fields(spec)
+	names := sixFields
+	var six []string
+	switch {
+	case len(fields) == 6:
+		s.Form = "6 fields, seconds first"
+		six = fields
+	case len(fields) == 5 && reading == Seconds:
+		s.Form = "5 fields, seconds first (the original go-cron's reading; day-of-week *)"
+		names = sixFields[:5]
+		six = append(append([]string{}, fields...), "*")
+	case len(fields) == 5:
+		s.Form = "5 fields, minute first (standard cron)"
+		names = sixFields[1:]
+		six = append([]string{"0"}, fields...)
+	default:
+		return nil, fieldError("", "", fmt.Errorf("want 5 fields (minute first) or 6 (seconds first), found %d", len(fields)))
+	}
+	for i, f := range fields {
+		if err := unsupported(f); err != nil {
+			return nil, fieldError(names[i], f, err)
 		}
 	}
+	if len(fields) == 5 {
+		alt := &Alternative{Fields: Seconds}
+		if reading == Seconds {
+			alt.Fields = Standard
+			alt.Six = prefix + "0 " + spec
+		} else {
+			alt.Six = prefix + spec + " *"
+		}
+		s.FiveFields = alt
+	}
+	return six, nil
+}
+
+// compile checks each of the six fields (7 read as Sunday) and makes the
+// schedule's wall-clock expression, its words and the other reading's.
+func (s *Schedule) compile(six []string) error {
 	norm := make([]string, 6)
 	for i, f := range six {
 		norm[i] = f
 		if sixFields[i] == "day-of-week" {
 			folded, err := foldSunday(f)
 			if err != nil {
-				return fail(sixFields[i], f, err)
+				return fieldError(sixFields[i], f, err)
 			}
 			norm[i] = folded
 		}
 		if _, err := cron.NewParser(fieldOpts[i]).Parse(norm[i]); err != nil {
-			return fail(sixFields[i], f, err)
+			return fieldError(sixFields[i], f, err)
 		}
 	}
 	spec6, err := sixParser.Parse(strings.Join(norm, " "))
 	if err != nil {
-		return fail("", "", err)
+		return fieldError("", "", err)
 	}
 	ss := spec6.(*cron.SpecSchedule)
 	ss.Location = time.UTC
@@ -200,19 +248,19 @@ func ParseWith(text string, o Options) (*Schedule, error) {
 	// with '*' (see wallClock).
 	fixed := !strings.HasPrefix(six[1], "*") && !strings.HasPrefix(six[2], "*") &&
 		!strings.HasPrefix(six[1], "?") && !strings.HasPrefix(six[2], "?")
-	s.Expression = &wallClock{spec: ss, loc: loc, fixed: fixed}
+	s.Expression = &wallClock{spec: ss, loc: s.Location, fixed: fixed}
 	s.Words = words(six)
 	if alt := s.FiveFields; alt != nil {
-		if other, err := ParseWith(alt.Six, Options{Location: loc}); err == nil {
+		if other, err := ParseWith(alt.Six, Options{Location: s.Location}); err == nil {
 			alt.Words = other.Words
 		}
 	}
 	// cron/v3 gives up after five years and returns the zero time
 	// ("0 0 30 2 *", February 30th): refuse it now, not never.
 	if s.Next(time.Now()).IsZero() {
-		return fail("", "", errors.New("never fires"))
+		return fieldError("", "", errors.New("never fires"))
 	}
-	return s, nil
+	return nil
 }
 
 // Other says, for a five-field schedule, the reading that was not taken and
