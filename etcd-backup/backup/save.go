@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"cronbox/codec"
 	"cronbox/etcd-backup/etcdconn"
 	"cronbox/gof3r/s3"
@@ -122,24 +124,11 @@ func (s *Saver) saveFrom(ctx context.Context, m etcdconn.Member, dst Location) (
 	}
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	snap, err := cli.SnapshotWithVersion(sctx)
+	snapshot, err := startSnapshot(sctx, cli, m, &res)
 	if err != nil {
-		return res, &sourceError{etcdconn.Describe(m.Endpoint, fmt.Errorf("snapshot: %w", err))}
+		return res, err
 	}
-	defer snap.Snapshot.Close()
-	// The first message's header is the snapshot's point in time (etcd 3.6+);
-	// older servers leave it empty, and the status we took just before is a
-	// lower bound (and gives the cluster ID).
-	res.Revision = m.Revision
-	if snap.Header != nil && snap.Header.Revision > 0 {
-		res.Revision = snap.Header.Revision
-	}
-	if snap.Header != nil && snap.Header.ClusterId != 0 {
-		res.ClusterID = strconv.FormatUint(snap.Header.ClusterId, 16)
-	}
-	if snap.Version != "" {
-		res.Version = snap.Version
-	}
+	defer snapshot.Close()
 
 	// The pipeline: etcd stream -> trailer check -> progress/rate limit ->
 	// the codec's goroutine (compress, encrypt) -> the destination. The
@@ -148,7 +137,7 @@ func (s *Saver) saveFrom(ctx context.Context, m etcdconn.Member, dst Location) (
 	// 13.1: an S3 upload that failed early returned while its own reading
 	// goroutine was still hashing the stream, and reading the digest then
 	// panicked).
-	src := &srcReader{r: snap.Snapshot, endpoint: m.Endpoint}
+	src := &srcReader{r: snapshot, endpoint: m.Endpoint}
 	tr := NewTrailerReader(src, layers.Plain())
 	pr := &progressReader{r: tr, ctx: sctx, rate: s.RateLimit, log: s.Log, every: s.Progress, dest: dst.String(), start: start, last: start}
 	if pr.every <= 0 {
@@ -228,6 +217,28 @@ func (s *Saver) saveFrom(ctx context.Context, m etcdconn.Member, dst Location) (
 	s.Log.Info("snapshot saved", "destination", dst.String(), "size", res.Size, "stored_size", res.StoredSize, "sha256", res.SHA256,
 		"revision", res.Revision, "seconds", res.Seconds, "compression", res.Compression, "encrypted", res.Encrypted, "object_lock", res.LockMode)
 	return res, nil
+}
+
+// startSnapshot starts m's snapshot stream and fills res's point in time:
+// the first message's header is the snapshot's (etcd 3.6+); older servers
+// leave it empty, and the status taken just before is a lower bound (and
+// gives the cluster ID).
+func startSnapshot(ctx context.Context, cli *clientv3.Client, m etcdconn.Member, res *SaveResult) (io.ReadCloser, error) {
+	snap, err := cli.SnapshotWithVersion(ctx)
+	if err != nil {
+		return nil, &sourceError{etcdconn.Describe(m.Endpoint, fmt.Errorf("snapshot: %w", err))}
+	}
+	res.Revision = m.Revision
+	if snap.Header != nil && snap.Header.Revision > 0 {
+		res.Revision = snap.Header.Revision
+	}
+	if snap.Header != nil && snap.Header.ClusterId != 0 {
+		res.ClusterID = strconv.FormatUint(snap.Header.ClusterId, 16)
+	}
+	if snap.Version != "" {
+		res.Version = snap.Version
+	}
+	return snap.Snapshot, nil
 }
 
 // putS3 uploads the stored bytes to dst with the snapshot's metadata and,
