@@ -357,6 +357,22 @@ type RestoreOptions struct {
 	MarkCompacted       bool
 }
 
+// Config is the snapshot package's restore of the snapshot file at path
+// with these options.
+func (o RestoreOptions) Config(path string) snapshot.RestoreConfig {
+	return snapshot.RestoreConfig{
+		SnapshotPath:        path,
+		Name:                o.Name,
+		OutputDataDir:       o.DataDir,
+		OutputWALDir:        o.WALDir,
+		PeerURLs:            o.PeerURLs,
+		InitialCluster:      o.InitialCluster,
+		InitialClusterToken: o.InitialClusterToken,
+		RevisionBump:        o.BumpRevision,
+		MarkCompacted:       o.MarkCompacted,
+	}
+}
+
 // Restore fetches and checks src, then restores it into a new data dir
 // through etcd-backup's snapshot package (etcdutl's restore, without etcd's server). The downloaded copy lives beside the
 // data dir (same filesystem, no /tmp size surprises) and is removed; a
@@ -383,17 +399,7 @@ func (f *Fetcher) Restore(ctx context.Context, src Location, o RestoreOptions) (
 		return res, err
 	}
 	defer os.Remove(path)
-	err = snapshot.Restore(snapshot.RestoreConfig{
-		SnapshotPath:        path,
-		Name:                o.Name,
-		OutputDataDir:       o.DataDir,
-		OutputWALDir:        o.WALDir,
-		PeerURLs:            o.PeerURLs,
-		InitialCluster:      o.InitialCluster,
-		InitialClusterToken: o.InitialClusterToken,
-		RevisionBump:        o.BumpRevision,
-		MarkCompacted:       o.MarkCompacted,
-	})
+	err = snapshot.Restore(o.Config(path))
 	if err != nil {
 		return res, fmt.Errorf("restore %s into %s: %w", src, o.DataDir, err)
 	}

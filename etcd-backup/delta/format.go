@@ -77,6 +77,23 @@ type Stats struct {
 	Last  int64 `json:"last_revision"`
 }
 
+// count adds one event, at its key's revision, to the stats; the writer and
+// the reader count alike, so that the trailer's stats can be compared.
+func (st *Stats) count(ev *mvccpb.Event) {
+	kv := ev.GetKv()
+	st.Events++
+	if ev.Type == mvccpb.Event_DELETE {
+		st.Deletes++
+	} else {
+		st.Puts++
+	}
+	st.Bytes += int64(len(kv.GetKey()) + len(kv.GetValue()))
+	if st.First == 0 {
+		st.First = kv.GetModRevision()
+	}
+	st.Last = kv.GetModRevision()
+}
+
 // Lease is a lease some key in the delta is attached to.
 type Lease struct {
 	ID  int64
@@ -147,17 +164,7 @@ func (w *Writer) Event(ev *mvccpb.Event) error {
 	if err := w.record(kindEvent, w.buf); err != nil {
 		return err
 	}
-	w.st.Events++
-	if ev.Type == mvccpb.Event_DELETE {
-		w.st.Deletes++
-	} else {
-		w.st.Puts++
-	}
-	w.st.Bytes += int64(len(kv.Key) + len(kv.Value))
-	if w.st.First == 0 {
-		w.st.First = rev
-	}
-	w.st.Last = rev
+	w.st.count(ev)
 	return nil
 }
 

@@ -125,17 +125,7 @@ func (r *Reader) Next() (Record, error) {
 			return Record{}, fmt.Errorf("%w: event %d at revision %d: outside %d-%d or out of order", ErrCorrupt, r.st.Events+1, rev, r.hdr.From, r.hdr.To)
 		}
 		r.last = rev
-		r.st.Events++
-		if ev.Type == mvccpb.Event_DELETE {
-			r.st.Deletes++
-		} else {
-			r.st.Puts++
-		}
-		r.st.Bytes += int64(len(kv.Key) + len(kv.Value))
-		if r.st.First == 0 {
-			r.st.First = rev
-		}
-		r.st.Last = rev
+		r.st.count(ev)
 		return Record{Event: ev}, nil
 	case kindLease:
 		if len(payload) != 16 {

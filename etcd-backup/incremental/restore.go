@@ -197,18 +197,9 @@ func (r *Restorer) Restore(ctx context.Context, t Target, o backup.RestoreOption
 	if res.Trimmed, res.Events, err = r.replay(ctx, path, p); err != nil {
 		return res, err
 	}
-	err = snapshot.Restore(snapshot.RestoreConfig{
-		SnapshotPath:        path,
-		SkipHashCheck:       true, // checked when fetched, then replayed into
-		Name:                o.Name,
-		OutputDataDir:       o.DataDir,
-		OutputWALDir:        o.WALDir,
-		PeerURLs:            o.PeerURLs,
-		InitialCluster:      o.InitialCluster,
-		InitialClusterToken: o.InitialClusterToken,
-		RevisionBump:        o.BumpRevision,
-		MarkCompacted:       o.MarkCompacted,
-	})
+	cfg := o.Config(path)
+	cfg.SkipHashCheck = true // checked when fetched, then replayed into
+	err = snapshot.Restore(cfg)
 	if err != nil {
 		os.RemoveAll(o.DataDir)
 		if o.WALDir != "" {
