@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -330,16 +329,7 @@ func storeRevision(path string, keyRev int64) int64 {
 	}
 	defer db.Close()
 	_ = db.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket([]byte("meta"))
-		if meta == nil {
-			return nil
-		}
-		for _, k := range []string{"finishedCompactRev", "scheduledCompactRev"} {
-			// A revision key: 8 bytes big-endian main revision, '_', 8 bytes sub.
-			if v := meta.Get([]byte(k)); len(v) >= 8 {
-				rev = max(rev, int64(binary.BigEndian.Uint64(v[:8])))
-			}
-		}
+		rev = max(rev, snapshot.CompactedRevision(tx))
 		return nil
 	})
 	return rev

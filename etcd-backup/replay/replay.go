@@ -36,7 +36,6 @@ import (
 
 var (
 	keyBucket   = snapshot.BucketKey
-	metaBucket  = snapshot.BucketMeta
 	leaseBucket = snapshot.BucketLease
 )
 
@@ -99,15 +98,7 @@ func (d *DB) Revision() (int64, error) {
 func (d *DB) Compacted() (int64, error) {
 	var rev int64
 	err := d.db.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(metaBucket)
-		if meta == nil {
-			return nil
-		}
-		for _, k := range []string{"finishedCompactRev", "scheduledCompactRev"} {
-			if v := meta.Get([]byte(k)); len(v) >= 8 {
-				rev = max(rev, int64(binary.BigEndian.Uint64(v[:8])))
-			}
-		}
+		rev = snapshot.CompactedRevision(tx)
 		return nil
 	})
 	return rev, err

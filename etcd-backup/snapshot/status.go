@@ -45,21 +45,39 @@ type Status struct {
 // deltas into a snapshot).
 var (
 	BucketKey   = []byte("key")
-	BucketMeta  = []byte("meta")
 	BucketLease = []byte("lease")
 )
 
 // bolt buckets and keys of etcd's schema.
 var (
 	bucketKey            = BucketKey
-	bucketMeta           = BucketMeta
+	bucketMeta           = []byte("meta")
 	bucketMembers        = []byte("members")
 	bucketMembersRemoved = []byte("members_removed")
 	keyStorageVersion    = []byte("storageVersion")
 	keyConsistentIndex   = []byte("consistent_index")
 	keyTerm              = []byte("term")
 	keyScheduledCompact  = []byte("scheduledCompactRev")
+	keyFinishedCompact   = []byte("finishedCompactRev")
 )
+
+// CompactedRevision is the revision the database was compacted to, as its
+// meta bucket records it (the finished or the scheduled compaction, the
+// later of the two; 0: never, or no meta bucket).
+func CompactedRevision(tx *bolt.Tx) int64 {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return 0
+	}
+	var rev int64
+	for _, k := range [][]byte{keyFinishedCompact, keyScheduledCompact} {
+		// A revision key: 8 bytes big-endian main revision, '_', 8 bytes sub.
+		if v := meta.Get(k); len(v) >= 8 {
+			rev = max(rev, int64(binary.BigEndian.Uint64(v[:8])))
+		}
+	}
+	return rev
+}
 
 // A revision key in the key bucket: 8 bytes main revision, '_', 8 bytes
 // sub revision, and a trailing 't' on a tombstone (a deletion).
