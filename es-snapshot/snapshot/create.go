@@ -21,7 +21,10 @@ func (r *Runner) Create(ctx context.Context, repo, name string, req esclient.Cre
 	}
 	started := r.now()
 	r.progress("snapshot %s: starting in repository %s", name, repo)
-	if err := r.startSnapshot(ctx, what, repo, name, req); err != nil {
+	if sent, err := r.startSnapshot(ctx, what, repo, name, req); err != nil {
+		if sent && ctx.Err() != nil {
+			return r.startInterrupted(ctx, what, repo, name, started, err)
+		}
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	wait := r.backoff()
@@ -67,49 +70,81 @@ func (r *Runner) Create(ctx context.Context, repo, name string, req esclient.Cre
 	}
 }
 
-// startSnapshot sends the create request. The PUT is not idempotent, so a
-// refused or broken connection is retried only once the snapshot is known
-// not to exist: a GET by name first. If it exists and did not before our
-// first PUT, that PUT started it; a retried PUT answered "already exists" is
-// the same. A snapshot of that name that existed before is not ours: the
-// server's refusal stands.
-func (r *Runner) startSnapshot(ctx context.Context, what, repo, name string, req esclient.CreateRequest) error {
+// startSnapshot sends the create request, and says whether it sent one
+// (a snapshot of that name did not exist before). The PUT is not
+// idempotent, so a refused or broken connection is retried only once the
+// snapshot is known not to exist: a GET by name first. If it exists and did
+// not before our first PUT, that PUT started it; a retried PUT answered
+// "already exists" is the same. A snapshot of that name that existed before
+// is not ours: the server's refusal stands.
+func (r *Runner) startSnapshot(ctx context.Context, what, repo, name string, req esclient.CreateRequest) (sent bool, err error) {
 	before, err := r.Client.GetSnapshot(ctx, repo, name)
 	if err != nil {
-		return fmt.Errorf("look for an existing snapshot %s: %w", name, err)
+		return false, fmt.Errorf("look for an existing snapshot %s: %w", name, err)
 	}
 	existed := before != nil
 	wait := r.backoff()
 	retried := false
 	for tries := 1; ; tries++ {
 		err := r.retryBusy(ctx, what, func() error { return r.Client.CreateSnapshot(ctx, repo, name, req) })
+		sent = sent || !existed
 		switch {
 		case err == nil:
-			return nil
+			return sent, nil
 		case retried && !existed && esclient.IsType(err, "invalid_snapshot_name_exception") &&
 			strings.Contains(strings.ToLower(err.Error()), "already exists"):
 			r.Log.Info("the create request was started by an earlier try", "snapshot", name)
-			return nil
+			return sent, nil
 		case !esclient.IsConnError(err):
-			return err
+			return sent, err
 		}
 		// The connection broke: did the server start it anyway? (The GET
 		// itself retries a refused connection for a while.)
 		if serr := backoff.Sleep(ctx, wait.Next()); serr != nil {
-			return fmt.Errorf("%w (tried %d times until the deadline)", err, tries)
+			return sent, fmt.Errorf("%w (tried %d times until the deadline)", err, tries)
 		}
 		s, gerr := r.Client.GetSnapshot(ctx, repo, name)
 		switch {
 		case gerr != nil:
-			return fmt.Errorf("%w; then, looking for it: %w", err, gerr)
+			return sent, fmt.Errorf("%w; then, looking for it: %w", err, gerr)
 		case s != nil && !existed:
 			r.Log.Info("the create request broke, but the server started the snapshot", "snapshot", name, "err", err)
-			return nil
+			return sent, nil
 		case s != nil:
-			return err
+			return sent, err
 		}
 		r.Log.Warn("the create request broke before an answer; the snapshot does not exist, sending it again", "snapshot", name, "err", err)
 		retried = true
+	}
+}
+
+// interruptedLookup bounds the one question asked after a signal or the
+// deadline cut a create request off.
+const interruptedLookup = 5 * time.Second
+
+// startInterrupted says what became of a create request that a signal or
+// the deadline cut off before its answer: the server may have started the
+// snapshot all the same. One GET, on a context of its own; the result is as
+// the wait would have reported it (a snapshot going on is exit 1, one that
+// already succeeded is a success).
+func (r *Runner) startInterrupted(ctx context.Context, what, repo, name string, started time.Time, err error) (*esclient.Snapshot, error) {
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), interruptedLookup)
+	defer cancel()
+	s, gerr := r.Client.GetSnapshot(lctx, repo, name)
+	switch {
+	case gerr != nil:
+		return nil, fmt.Errorf("%s: the request was cut off %s; the server may have started it (see es-snapshot status): %w; then, looking for it: %w",
+			what, when(ctx), err, gerr)
+	case s == nil:
+		return nil, fmt.Errorf("%s: the request was cut off %s; the server had not started it when asked afterwards (see es-snapshot status): %w", what, when(ctx), err)
+	case s.State == esclient.StateInProgress:
+		return nil, fmt.Errorf("%s: still IN_PROGRESS %s after %s; it goes on in the server (see es-snapshot status)",
+			what, when(ctx), r.now().Sub(started).Round(time.Second))
+	case s.Good():
+		r.progress("snapshot %s: SUCCESS, %d shards in %s", name, s.Shards.Total, s.Duration(r.now()).Round(time.Millisecond))
+		return s, nil
+	default:
+		return s, fmt.Errorf("%s: %s (%s)", what, s.State, s.FailureSummary())
 	}
 }
 

@@ -17,11 +17,12 @@ import (
 )
 
 // fakeNode keeps snapshots by name: a PUT creates one (400 if it exists), a
-// GET answers it as SUCCESS or 404.
+// GET answers it in state (SUCCESS when empty) or 404.
 type fakeNode struct {
 	mu    sync.Mutex
 	snaps map[string]bool
 	puts  int
+	state string
 }
 
 func (n *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -40,7 +41,11 @@ func (n *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		n.snaps[name] = true
 		w.Write([]byte(`{"accepted":true}`))
 	case n.snaps[name]:
-		fmt.Fprintf(w, `{"snapshots":[{"snapshot":%q,"state":"SUCCESS","start_time_in_millis":1,"end_time_in_millis":2,"shards":{"total":1,"successful":1,"failed":0}}]}`, name)
+		state := n.state
+		if state == "" {
+			state = "SUCCESS"
+		}
+		fmt.Fprintf(w, `{"snapshots":[{"snapshot":%q,"state":%q,"start_time_in_millis":1,"end_time_in_millis":2,"shards":{"total":1,"successful":1,"failed":0}}]}`, name, state)
 	default:
 		w.WriteHeader(http.StatusNotFound)
 		fmt.Fprintf(w, `{"error":{"type":"snapshot_missing_exception","reason":"[r:%s] is missing"},"status":404}`, name)
@@ -171,5 +176,81 @@ func TestOnlyGETsAreRetriedByTheClient(t *testing.T) {
 	ft.seen = nil
 	if err := cl.DeleteSnapshots(context.Background(), "r", []string{"s"}); !esclient.IsConnError(err) || len(ft.seen) != 1 {
 		t.Errorf("DELETE: %v after %d tries; want one try", err, len(ft.seen))
+	}
+}
+
+// heldPut answers GETs from node; a PUT is recorded in node when started is
+// true (the server took the request) and then gets no answer until the
+// client goes away.
+type heldPut struct {
+	node    *fakeNode
+	started bool
+	held    chan struct{} // closed when a PUT is being held
+}
+
+func (h *heldPut) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPut {
+		h.node.ServeHTTP(w, r)
+		return
+	}
+	h.node.mu.Lock()
+	h.node.puts++
+	if h.started {
+		h.node.snaps[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]] = true
+	}
+	h.node.mu.Unlock()
+	io.Copy(io.Discard, r.Body) // read: the server then sees the client go away
+	close(h.held)
+	<-r.Context().Done()
+}
+
+// A signal (or the deadline) that cuts the create request off before its
+// answer: the snapshot may have started all the same. Create asks once and
+// reports what the server has, as the wait would have, and sends no second
+// PUT. (The e2e test signals a real node at that moment only by chance.)
+func TestCreateCutOffBeforeTheAnswer(t *testing.T) {
+	cases := []struct {
+		name    string
+		started bool
+		state   string
+		ok      bool
+		want    string
+	}{
+		{"the server started it", true, "IN_PROGRESS", false, "still IN_PROGRESS when interrupted after 0s; it goes on in the server"},
+		{"the server finished it", true, "SUCCESS", true, ""},
+		{"the server failed it", true, "FAILED", false, "create snapshot s1 in repository r: FAILED"},
+		{"the server had not started it", false, "", false, "the request was cut off when interrupted; the server had not started it when asked afterwards"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			node := &fakeNode{snaps: map[string]bool{}, state: c.state}
+			h := &heldPut{node: node, started: c.started, held: make(chan struct{})}
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			cl, err := esclient.New(esclient.Config{URL: srv.URL, Logger: log, RequestTimeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Unix(1000, 0)
+			r := &Runner{Client: cl, Log: log, Progress: io.Discard, PollMin: time.Millisecond, PollMax: 10 * time.Millisecond,
+				Now: func() time.Time { return now }}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				<-h.held
+				cancel() // the signal, while the server holds the PUT
+			}()
+			s, err := r.Create(ctx, "r", "s1", esclient.CreateRequest{})
+			switch {
+			case c.ok && (err != nil || s == nil || s.State != "SUCCESS"):
+				t.Fatalf("got %v, %v; want the finished snapshot", s, err)
+			case !c.ok && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("got %v; want an error with %q", err, c.want)
+			}
+			if node.puts != 1 {
+				t.Errorf("the server saw %d PUTs, want 1", node.puts)
+			}
+		})
 	}
 }
