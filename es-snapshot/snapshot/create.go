@@ -38,8 +38,7 @@ func (r *Runner) Create(ctx context.Context, repo, name string, req esclient.Cre
 		s, err := r.Client.GetSnapshot(ctx, repo, name)
 		switch {
 		case err != nil && ctx.Err() != nil:
-			return nil, fmt.Errorf("%s: still IN_PROGRESS %s after %s; it goes on in the server (see es-snapshot status); the last poll: %w",
-				what, when(ctx), r.now().Sub(started).Round(time.Second), err)
+			return nil, fmt.Errorf("%w; the last poll: %w", r.stillRunning(ctx, what, started), err)
 		case err != nil:
 			// A poll that fails (a restarting node, a proxy hiccup) is not
 			// the snapshot failing: keep asking until the deadline.
@@ -57,17 +56,30 @@ func (r *Runner) Create(ctx context.Context, repo, name string, req esclient.Cre
 				lastReport = r.now()
 				r.progress("snapshot %s: IN_PROGRESS for %s%s", name, r.now().Sub(started).Round(time.Second), r.shardProgress(ctx, repo, name))
 			}
-		case s.Good():
-			r.progress("snapshot %s: SUCCESS, %d shards in %s", name, s.Shards.Total, s.Duration(r.now()).Round(time.Millisecond))
-			return s, nil
 		default:
-			return s, fmt.Errorf("%s: %s (%s)", what, s.State, s.FailureSummary())
+			return r.ended(what, s)
 		}
 		if err := backoff.Sleep(ctx, wait.Next()); err != nil {
-			return nil, fmt.Errorf("%s: still IN_PROGRESS %s after %s; it goes on in the server (see es-snapshot status)",
-				what, when(ctx), r.now().Sub(started).Round(time.Second))
+			return nil, r.stillRunning(ctx, what, started)
 		}
 	}
+}
+
+// stillRunning is the error of a wait that ctx ended (a signal or the
+// deadline) while the snapshot was still going on in the server.
+func (r *Runner) stillRunning(ctx context.Context, what string, started time.Time) error {
+	return fmt.Errorf("%s: still IN_PROGRESS %s after %s; it goes on in the server (see es-snapshot status)",
+		what, when(ctx), r.now().Sub(started).Round(time.Second))
+}
+
+// ended is the verdict on a snapshot that left IN_PROGRESS: good (SUCCESS,
+// no failed shard) or an error naming its state and failed shards.
+func (r *Runner) ended(what string, s *esclient.Snapshot) (*esclient.Snapshot, error) {
+	if !s.Good() {
+		return s, fmt.Errorf("%s: %s (%s)", what, s.State, s.FailureSummary())
+	}
+	r.progress("snapshot %s: SUCCESS, %d shards in %s", s.Name, s.Shards.Total, s.Duration(r.now()).Round(time.Millisecond))
+	return s, nil
 }
 
 // startSnapshot sends the create request, and says whether it sent one
@@ -83,11 +95,11 @@ func (r *Runner) startSnapshot(ctx context.Context, what, repo, name string, req
 		return false, fmt.Errorf("look for an existing snapshot %s: %w", name, err)
 	}
 	existed := before != nil
+	sent = !existed // from here on a PUT goes out that may start ours
 	wait := r.backoff()
 	retried := false
 	for tries := 1; ; tries++ {
 		err := r.retryBusy(ctx, what, func() error { return r.Client.CreateSnapshot(ctx, repo, name, req) })
-		sent = sent || !existed
 		switch {
 		case err == nil:
 			return sent, nil
@@ -138,13 +150,9 @@ func (r *Runner) startInterrupted(ctx context.Context, what, repo, name string, 
 	case s == nil:
 		return nil, fmt.Errorf("%s: the request was cut off %s; the server had not started it when asked afterwards (see es-snapshot status): %w", what, when(ctx), err)
 	case s.State == esclient.StateInProgress:
-		return nil, fmt.Errorf("%s: still IN_PROGRESS %s after %s; it goes on in the server (see es-snapshot status)",
-			what, when(ctx), r.now().Sub(started).Round(time.Second))
-	case s.Good():
-		r.progress("snapshot %s: SUCCESS, %d shards in %s", name, s.Shards.Total, s.Duration(r.now()).Round(time.Millisecond))
-		return s, nil
+		return nil, r.stillRunning(ctx, what, started)
 	default:
-		return s, fmt.Errorf("%s: %s (%s)", what, s.State, s.FailureSummary())
+		return r.ended(what, s)
 	}
 }
 
