@@ -208,15 +208,22 @@ func objectKeys(t *testing.T, s3 *testkit.S3Server, bucket string) []string {
 // etcd on it.
 func restoreAndStart(t *testing.T, env []string, src string, extra ...string) (*etcdtest.Embedded, string) {
 	t.Helper()
+	return restoreMember(t, env, src, "r1", fmt.Sprintf("http://127.0.0.1:%d", testkit.FreePort(t)), extra...)
+}
+
+// restoreMember restores src into a fresh data dir as the member name with
+// the peer URL peer (a single-member cluster), and starts an embedded etcd
+// on it.
+func restoreMember(t *testing.T, env []string, src, name, peer string, extra ...string) (*etcdtest.Embedded, string) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "restored")
-	peer := fmt.Sprintf("http://127.0.0.1:%d", testkit.FreePort(t))
-	args := append([]string{"restore", src, "--data-dir", dir, "--name", "r1",
-		"--initial-cluster", "r1=" + peer, "--initial-advertise-peer-urls", peer}, extra...)
+	args := append([]string{"restore", src, "--data-dir", dir, "--name", name,
+		"--initial-cluster", name + "=" + peer, "--initial-advertise-peer-urls", peer}, extra...)
 	out, _, code := run(t, env, nil, args...)
 	if code != 0 {
 		t.Fatalf("restore exit %d", code)
 	}
-	return etcdtest.Embed(t, etcdtest.Options{Dir: dir, Name: "r1", PeerURL: peer}), out
+	return etcdtest.Embed(t, etcdtest.Options{Dir: dir, Name: name, PeerURL: peer}), out
 }
 
 func contains(s []string, v string) bool {

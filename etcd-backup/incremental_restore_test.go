@@ -130,12 +130,8 @@ func TestIncrementalRestoredClusterStartsANewChain(t *testing.T) {
 	}
 	// Restore the end of the first delta as the same member of the same cluster.
 	src.Stop()
-	dir := filepath.Join(t.TempDir(), "again")
-	if _, _, code := run(t, env, nil, "restore", dest, "--to-revision", strconv.FormatInt(d1.Delta.To, 10), "--data-dir", dir,
-		"--name", src.Name, "--initial-cluster", src.Name+"="+src.PeerURL, "--initial-advertise-peer-urls", src.PeerURL, "--initial-cluster-token", "etcdtest"); code != 0 {
-		t.Fatal("restore failed")
-	}
-	again := etcdtest.Embed(t, etcdtest.Options{Dir: dir, Name: src.Name, PeerURL: src.PeerURL})
+	again, _ := restoreMember(t, env, dest, src.Name, src.PeerURL,
+		"--to-revision", strconv.FormatInt(d1.Delta.To, 10), "--initial-cluster-token", "etcdtest")
 	acli := again.Client(t)
 	againEnv := append(env[:len(env):len(env)], "ETCDCTL_ENDPOINTS="+again.Endpoint)
 	// Behind the chain: a full snapshot.
@@ -156,12 +152,8 @@ func TestIncrementalRestoredClusterStartsANewChain(t *testing.T) {
 		t.Fatalf("new chain: %+v %+v", n1, n2)
 	}
 	again.Stop()
-	dir2 := filepath.Join(t.TempDir(), "third")
-	if _, _, code := run(t, env, nil, "restore", dest, "--to-revision", strconv.FormatInt(n1.Delta.To, 10), "--data-dir", dir2,
-		"--name", src.Name, "--initial-cluster", src.Name+"="+src.PeerURL, "--initial-advertise-peer-urls", src.PeerURL, "--initial-cluster-token", "etcdtest"); code != 0 {
-		t.Fatal("restore failed")
-	}
-	third := etcdtest.Embed(t, etcdtest.Options{Dir: dir2, Name: src.Name, PeerURL: src.PeerURL})
+	third, _ := restoreMember(t, env, dest, src.Name, src.PeerURL,
+		"--to-revision", strconv.FormatInt(n1.Delta.To, 10), "--initial-cluster-token", "etcdtest")
 	tcli := third.Client(t)
 	for i := 0; i < 20; i++ {
 		tcli.Put(ctxT(t), fmt.Sprintf("/f/%d", i), "other history")
