@@ -28,7 +28,7 @@ type fakeNode struct {
 func (n *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	name := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+	name := snapshotName(r)
 	w.Header().Set("Content-Type", "application/json")
 	switch {
 	case r.Method == http.MethodPut:
@@ -51,6 +51,9 @@ func (n *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"error":{"type":"snapshot_missing_exception","reason":"[r:%s] is missing"},"status":404}`, name)
 	}
 }
+
+// snapshotName is the last element of a /_snapshot/REPO/NAME request.
+func snapshotName(r *http.Request) string { return r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:] }
 
 // faulty breaks the connection of chosen requests: before the request
 // reaches the server (refused) or after (reset before the answer).
@@ -196,7 +199,7 @@ func (h *heldPut) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.node.mu.Lock()
 	h.node.puts++
 	if h.started {
-		h.node.snaps[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]] = true
+		h.node.snaps[snapshotName(r)] = true
 	}
 	h.node.mu.Unlock()
 	io.Copy(io.Discard, r.Body) // read: the server then sees the client go away
