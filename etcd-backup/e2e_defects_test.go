@@ -42,20 +42,7 @@ func TestJobScriptPrefixWithoutSlash(t *testing.T) {
 	bucket := s3srv.Bucket(t, "bkt")
 	src := etcdtest.Embed(t, etcdtest.Options{})
 	want := fill(t, src.Client(t), "/job/", 100, 15)
-	bin := t.TempDir()
-	if err := os.Symlink(testkit.Build(t, "cronbox/etcd-backup"), filepath.Join(bin, "etcd-backup")); err != nil {
-		t.Fatal(err)
-	}
-	// The entrypoint's applets: date, sed, ... come from busybox.
-	out, err := exec.Command(busybox, "--list").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, applet := range strings.Fields(string(out)) {
-		if applet != "sh" {
-			os.Symlink(busybox, filepath.Join(bin, applet))
-		}
-	}
+	bin := jobScriptPath(t, busybox)
 	script := filepath.Join(testkit.RepoRoot(t), "scripts", "etcd-backup")
 	env := append(s3srv.Env(), "PATH="+bin, "AWS_S3_BUCKET="+bucket, "ETCD_ENDPOINTS="+src.Endpoint,
 		"ETCD_BACKUP_PREFIX=backups", "ETCD_KEEP_LAST=1", "ETCD_MIN_KEEP=1")

@@ -204,6 +204,27 @@ func objectKeys(t *testing.T, s3 *testkit.S3Server, bucket string) []string {
 	return keys
 }
 
+// jobScriptPath is a PATH directory for the job script as the image runs
+// it: the etcd-backup binary and busybox's applets (date, sed, ...). The
+// tests run the script with busybox sh themselves.
+func jobScriptPath(t *testing.T, busybox string) string {
+	t.Helper()
+	bin := t.TempDir()
+	if err := os.Symlink(testkit.Build(t, "cronbox/etcd-backup"), filepath.Join(bin, "etcd-backup")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(busybox, "--list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, applet := range strings.Fields(string(out)) {
+		if applet != "sh" {
+			os.Symlink(busybox, filepath.Join(bin, applet))
+		}
+	}
+	return bin
+}
+
 // restoreAndStart restores src into a fresh data dir and starts an embedded
 // etcd on it.
 func restoreAndStart(t *testing.T, env []string, src string, extra ...string) (*etcdtest.Embedded, string) {

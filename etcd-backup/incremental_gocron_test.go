@@ -164,19 +164,7 @@ func TestJobScriptIncremental(t *testing.T) {
 	bucket := s3srv.Bucket(t, "bkt")
 	src := etcdtest.Embed(t, etcdtest.Options{})
 	cli := src.Client(t)
-	bin := t.TempDir()
-	if err := os.Symlink(testkit.Build(t, "cronbox/etcd-backup"), filepath.Join(bin, "etcd-backup")); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(busybox, "--list").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, applet := range strings.Fields(string(out)) {
-		if applet != "sh" {
-			os.Symlink(busybox, filepath.Join(bin, applet))
-		}
-	}
+	bin := jobScriptPath(t, busybox)
 	script := filepath.Join(testkit.RepoRoot(t), "scripts", "etcd-backup")
 	env := append(s3srv.Env(), "PATH="+bin, "AWS_S3_BUCKET="+bucket, "ETCD_ENDPOINTS="+src.Endpoint, "TMPDIR="+t.TempDir(),
 		"ETCD_BACKUP_PREFIX=inc/", "ETCD_KEEP_LAST=1", "ETCD_MIN_KEEP=1", "ETCD_BACKUP_INCREMENTAL=true",
