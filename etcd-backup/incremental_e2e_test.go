@@ -178,6 +178,13 @@ func waitRevision(t *testing.T, cli *clientv3.Client, rev int64) {
 	})
 }
 
+// deltasOnly is the environment of save --incremental with s3 and extra,
+// where no policy (time, size) starts a new chain: only a chain that cannot
+// go on gets a full snapshot.
+func deltasOnly(s3 *testkit.S3Server, extra ...string) []string {
+	return append(append(s3.Env(), "ETCD_BACKUP_FULL_EVERY=off", "ETCD_BACKUP_FULL_AFTER_BYTES=0"), extra...)
+}
+
 // restoreChain restores the chain under prefix at a target (--to-revision R,
 // or other flags) and starts etcd on it.
 func restoreChain(t *testing.T, env []string, prefix string, extra ...string) (*etcdtest.Embedded, restoreOut) {
@@ -312,7 +319,7 @@ func TestIncrementalEverySecondForAMinute(t *testing.T) {
 	src := etcdtest.Embed(t, etcdtest.Options{})
 	cli := src.Client(t)
 	fill(t, cli, "/a/", 2000, 2)
-	env := append(s3.Env(), "ETCDCTL_ENDPOINTS="+src.Endpoint, "ETCD_BACKUP_FULL_EVERY=off", "ETCD_BACKUP_FULL_AFTER_BYTES=0")
+	env := deltasOnly(s3, "ETCDCTL_ENDPOINTS="+src.Endpoint)
 	dest := "s3://" + bucket + "/minute/"
 
 	ctx, stop := context.WithCancel(context.Background())

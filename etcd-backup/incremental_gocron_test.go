@@ -82,7 +82,7 @@ func TestIncrementalTwoReplicasUnderTheLock(t *testing.T) {
 	src := etcdtest.Embed(t, etcdtest.Options{})
 	cli := src.Client(t)
 	fill(t, cli, "/a/", 500, 1)
-	env := append(s3.Env(), "ETCDCTL_ENDPOINTS="+src.Endpoint, "ETCD_BACKUP_FULL_EVERY=off", "ETCD_BACKUP_FULL_AFTER_BYTES=0")
+	env := deltasOnly(s3, "ETCDCTL_ENDPOINTS="+src.Endpoint)
 	dest := "s3://" + bucket + "/locked/"
 	ctx, stopLoad := context.WithCancel(context.Background())
 	wg := workload(ctx, t, cli, 11, 5*time.Millisecond)

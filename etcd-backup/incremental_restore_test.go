@@ -31,7 +31,7 @@ func TestIncrementalBadChains(t *testing.T) {
 	a := etcdtest.Embed(t, etcdtest.Options{})
 	b := etcdtest.Embed(t, etcdtest.Options{})
 	env := func(e *etcdtest.Embedded) []string {
-		return append(s3.Env(), "ETCDCTL_ENDPOINTS="+e.Endpoint, "ETCD_BACKUP_FULL_EVERY=off", "ETCD_BACKUP_FULL_AFTER_BYTES=0")
+		return deltasOnly(s3, "ETCDCTL_ENDPOINTS="+e.Endpoint)
 	}
 	var last incrOut
 	for i := 0; i < 4; i++ {
@@ -109,7 +109,7 @@ func TestIncrementalRestoredClusterStartsANewChain(t *testing.T) {
 	src := etcdtest.Embed(t, etcdtest.Options{})
 	cli := src.Client(t)
 	fill(t, cli, "/a/", 100, 1)
-	env := append(s3.Env(), "ETCD_BACKUP_FULL_EVERY=off", "ETCD_BACKUP_FULL_AFTER_BYTES=0")
+	env := deltasOnly(s3)
 	dest := "s3://" + bucket + "/r/"
 	srcEnv := append(env[:len(env):len(env)], "ETCDCTL_ENDPOINTS="+src.Endpoint)
 	saveIncr(t, srcEnv, dest)
@@ -175,7 +175,7 @@ func TestIncrementalCrossVersion34(t *testing.T) {
 	cli := c.Client(t)
 	fill(t, cli, "/a/", 500, 1)
 	eps := c.Endpoints()
-	env := append(s3.Env(), "ETCD_ENDPOINTS="+strings.Join(eps, ","), "ETCD_BACKUP_FULL_EVERY=off", "ETCD_BACKUP_FULL_AFTER_BYTES=0")
+	env := deltasOnly(s3, "ETCD_ENDPOINTS="+strings.Join(eps, ","))
 	dest := "s3://" + bucket + "/v34/"
 	// Writes during the first full snapshot: its recorded revision (3.4's
 	// status before the stream) may be below what it holds, which restore

@@ -34,7 +34,7 @@ func TestIncrementalCompactionForcesFull(t *testing.T) {
 	src := etcdtest.Embed(t, etcdtest.Options{})
 	cli := src.Client(t)
 	fill(t, cli, "/a/", 200, 1)
-	env := append(s3.Env(), "ETCDCTL_ENDPOINTS="+src.Endpoint, "ETCD_BACKUP_FULL_EVERY=off", "ETCD_BACKUP_FULL_AFTER_BYTES=0")
+	env := deltasOnly(s3, "ETCDCTL_ENDPOINTS="+src.Endpoint)
 	dest := "s3://" + bucket + "/c/"
 	saveIncr(t, env, dest)
 	fill(t, cli, "/b/", 200, 2)
@@ -75,7 +75,7 @@ func TestIncrementalKilledRun(t *testing.T) {
 	src := etcdtest.Embed(t, etcdtest.Options{})
 	cli := src.Client(t)
 	fill(t, cli, "/a/", 300, 1)
-	env := append(s3.Env(), "ETCDCTL_ENDPOINTS="+src.Endpoint, "ETCD_BACKUP_FULL_EVERY=off", "ETCD_BACKUP_FULL_AFTER_BYTES=0")
+	env := deltasOnly(s3, "ETCDCTL_ENDPOINTS="+src.Endpoint)
 	dest := "s3://" + bucket + "/k/"
 	kill := func(stall string) {
 		t.Helper()
